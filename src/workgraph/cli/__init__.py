@@ -1,0 +1,201 @@
+"""The ``wg`` command line. Commands live in modules by group and are imported only when invoked."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..errors import UsageError, WgError
+
+# name -> (module under workgraph.cli, one-line help). Aliases map to the same module.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init", "Initialize a WG project in this directory"),
+    "which": ("init", "Print the resolved WG directory and why"),
+    "add": ("tasks", "Add a task"),
+    "edit": ("edit", "Edit a task"),
+    "show": ("views", "Show a task"),
+    "list": ("views", "List tasks"),
+    "ready": ("views", "List ready tasks"),
+    "claim": ("tasks", "Claim a task (in-progress)"),
+    "unclaim": ("tasks", "Release a claim"),
+    "done": ("tasks", "Mark a task done"),
+    "fail": ("tasks", "Mark a task failed"),
+    "abandon": ("tasks", "Abandon a task"),
+    "retry": ("tasks", "Reopen a failed or incomplete task"),
+    "reset": ("edit", "Reset tasks (and their closure) to open"),
+    "pause": ("edit", "Pause a task"),
+    "resume": ("edit", "Resume a paused task and its dependents"),
+    "publish": ("edit", "Publish a draft task and its dependents"),
+    "add-dep": ("edit", "Add a dependency"),
+    "add-after": ("edit", "Add a dependency (alias of add-dep)"),
+    "rm-dep": ("edit", "Remove a dependency"),
+    "log": ("records", "Add to or show a task's log"),
+    "artifact": ("records", "Register, remove or list artifacts"),
+    "msg": ("records", "Task message queues"),
+    "status": ("status", "Service, agents and task counts"),
+    "check": ("status", "Check the graph for problems"),
+    "viz": ("status", "Draw the graph as text"),
+    "why-blocked": ("status", "Explain why a task is not ready"),
+    "archive": ("maintenance", "Move finished tasks to archive.jsonl"),
+    "gc": ("maintenance", "Remove failed/abandoned tasks nothing depends on"),
+    "incomplete": ("maintenance", "Mark a task incomplete (retry later)"),
+    "wait": ("maintenance", "Park an in-progress task until a condition holds"),
+    "config": ("config", "Show or change configuration"),
+}
+ORDER = list(COMMANDS)
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return f"wg {__version__}"
+
+
+def _top_help(all_cmds: bool = False) -> str:
+    lines = ["wg — the work OS for human/AI teams", "", "Usage: wg [OPTIONS] <COMMAND>", "", "Commands:"]
+    for name in ORDER:
+        lines.append(f"  {name:<14} {COMMANDS[name][1]}")
+    lines += [
+        "",
+        "Options:",
+        "  --dir <PATH>   Use this .wg directory (or project root)",
+        "  --json         Machine-readable output",
+        "  --help-all     Show every command",
+        "  -a, --alphabetical  Sort help alphabetically",
+        "  --version      Print the version",
+    ]
+    return "\n".join(lines)
+
+
+def _split_globals(argv: list[str]) -> tuple[str | None, bool, list[str]]:
+    """Global flags given before the command name."""
+    dir_flag: str | None = None
+    json_mode = False
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok == "--dir" and i + 1 < len(argv):
+            dir_flag = argv[i + 1]
+            i += 2
+        elif tok.startswith("--dir="):
+            dir_flag = tok[6:]
+            i += 1
+        elif tok == "--json":
+            json_mode = True
+            i += 1
+        else:
+            break
+    return dir_flag, json_mode, argv[i:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    dir_flag, json_mode, rest = _split_globals(args)
+    if not rest or rest[0] in ("-h", "--help", "--help-all", "-a", "--alphabetical"):
+        sys.stdout.write(_top_help() + "\n")
+        return 0 if rest else 2
+    if rest[0] in ("--version", "-V"):
+        sys.stdout.write(_version() + "\n")
+        return 0
+    name = rest[0]
+    entry = COMMANDS.get(name)
+    if entry is None:
+        sys.stderr.write(f"Usage: wg [OPTIONS] <COMMAND>\nError: unrecognized subcommand '{name}'\n")
+        return 2
+    import importlib
+
+    module = importlib.import_module(f"{__name__}.{entry[0]}")
+    return run_command(module.COMMANDS[name], name, rest[1:], dir_flag, json_mode)
+
+
+def run_command(cmd: object, name: str, tokens: list[str], dir_flag: str | None, json_mode: bool) -> int:
+    from .args import Cmd, parse
+    from .context import Ctx
+
+    assert isinstance(cmd, Cmd)
+    path = name
+    ctx: Ctx | None = None
+    try:
+        while cmd.subs:
+            if tokens and tokens[0] in cmd.subs:
+                cmd = cmd.subs[tokens[0]]
+                path += " " + tokens[0]
+                tokens = tokens[1:]
+            elif cmd.default_sub and not (tokens and tokens[0] in ("-h", "--help")):
+                cmd = cmd.subs[cmd.default_sub]
+            else:
+                if tokens and tokens[0] in ("-h", "--help"):
+                    sys.stdout.write(cmd.help_text(path) + "\n")
+                    return 0
+                raise UsageError(
+                    "a subcommand is required" if not tokens else f"unrecognized subcommand '{tokens[0]}'",
+                    cmd.usage(path),
+                )
+        parsed = parse(cmd, tokens, path)
+        if parsed.get("help"):
+            sys.stdout.write(cmd.help_text(path) + "\n")
+            return 0
+        ctx = Ctx(parsed.get("dir") or dir_flag, bool(parsed.get("json")) or json_mode, path)
+        if ctx.json and not cmd.json:
+            ctx.err(f"Warning: --json flag is not supported by 'wg {path}' and will be ignored")
+            ctx.json = False
+        assert cmd.run is not None
+        code = cmd.run(ctx, parsed) or 0
+        return code
+    except UsageError as exc:
+        if exc.usage:
+            sys.stderr.write(exc.usage + "\n")
+        sys.stderr.write(f"Error: {exc.message}\n")
+        return exc.exit_code
+    except WgError as exc:
+        _report(exc.message, ctx, json_mode)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: one line unless WG_DEBUG asks for the traceback
+        _report(f"internal error: {type(exc).__name__}: {exc}", ctx, json_mode)
+        if os.environ.get("WG_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        return 1
+    finally:
+        if ctx is not None:
+            _after(ctx, name)
+
+
+def _report(message: str, ctx: object, json_mode: bool) -> None:
+    from .context import Ctx
+
+    sys.stderr.write(f"Error: {message}\n")
+    if os.environ.get("WG_DEBUG") and sys.exc_info()[0] is not None:
+        import traceback
+
+        traceback.print_exc()
+    if (isinstance(ctx, Ctx) and ctx.json) or json_mode:
+        import json
+
+        sys.stdout.write(json.dumps({"error": message}, ensure_ascii=False) + "\n")
+
+
+def _after(ctx: object, name: str) -> None:
+    from .context import Ctx
+
+    assert isinstance(ctx, Ctx)
+    try:
+        wg_dir = ctx.wg_dir
+    except Exception:
+        return
+    if not os.path.isdir(wg_dir):
+        return
+    from ..oplog import append_usage
+
+    warning = append_usage(wg_dir, name, ctx.now)
+    if warning:
+        ctx.err(warning)
+    if ctx.notify_kind:
+        from ..notify import notify_daemon
+
+        notify_daemon(wg_dir, ctx.notify_kind)

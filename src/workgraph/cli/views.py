@@ -1,0 +1,434 @@
+"""Read commands: show, list, ready (spec core 11.3-11.4)."""
+
+from __future__ import annotations
+
+from ..errors import WgError
+from ..model import STATUSES, status_name
+from ..timeutil import countdown, human_duration, parse_ts
+from .args import Arg, Cmd, Opt, flag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..graph import Graph
+    from ..model import Record
+    from .args import Args
+    from .context import Ctx
+
+LIST_STATUSES = ("open", "in-progress", "done", "blocked", "failed", "abandoned", "incomplete")
+_NS = 1_000_000_000
+
+
+def _future(ts: object, now: int) -> int | None:
+    """Seconds until ``ts`` when it lies in the future."""
+    t = parse_ts(ts, naive_ok=True)
+    if t is None or t <= now:
+        return None
+    return -(-(t - now) // _NS)
+
+
+# -- list ---------------------------------------------------------------------------------------
+
+
+def list_line(task: Record, now: int) -> str:
+    parts = [
+        f"{STATUSES.get(task.get('status', 'open'), ('[?]',))[0]} {task['id']} - {task.get('title', '')}"
+    ]
+    prio = task.get("priority", 10)
+    if prio != 10:
+        parts.append(f"⌁{prio}")
+    if task.get("paused"):
+        parts.append("[PAUSED]")
+    if task.get("verify_failures"):
+        parts.append(f"[V!{task['verify_failures']}]")
+    nb = _future(task.get("not_before"), now)
+    if nb is not None:
+        parts.append(f"[delayed {countdown(nb)}]")
+    ra = _future(task.get("ready_after"), now)
+    if ra is not None:
+        parts.append(f"[ready in {countdown(ra)}]")
+    if task.get("cron_schedule"):
+        parts.append(f"[cron: {task['cron_schedule']}]")
+    if task.get("tags"):
+        parts.append(f"[{', '.join(task['tags'])}]")
+    return " ".join(parts)
+
+
+def list_json(task: Record) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": task["id"],
+        "title": task.get("title", ""),
+        "status": task.get("status", "open"),
+        "priority": task.get("priority", 10),
+        "assigned": task.get("assigned"),
+        "after": task.get("after") or [],
+    }
+    for key in ("tags", "not_before", "ready_after"):
+        if task.get(key):
+            out[key] = task[key]
+    if task.get("paused"):
+        out["paused"] = True
+    for key in ("verify_failures", "cron_enabled", "cron_schedule", "next_cron_fire"):
+        if task.get(key):
+            out[key] = task[key]
+    return out
+
+
+def run_list(ctx: Ctx, a: Args) -> int:
+    if a.status is not None and a.status not in LIST_STATUSES:
+        raise WgError(f"Unknown status: '{a.status}'. Valid values: {', '.join(LIST_STATUSES)}")
+    graph = ctx.store.load()
+    rows = [
+        t
+        for t in graph.tasks()
+        if (a.all or not t["id"].startswith("."))
+        and (a.status is None or t.get("status", "open") == a.status)
+        and (not a.paused or t.get("paused"))
+        and all(tag in (t.get("tags") or ()) for tag in a.tag)
+        and (not a.cron or t.get("cron_enabled"))
+    ]
+    if ctx.json:
+        ctx.emit_json([list_json(t) for t in rows])
+        return 0
+    if not rows:
+        ctx.out("No tasks found")
+        return 0
+    import sys
+
+    sys.stdout.write("".join(list_line(t, ctx.now) + "\n" for t in rows))
+    return 0
+
+
+# -- ready --------------------------------------------------------------------------------------
+
+
+def _waiting_on_delay(graph: Graph, now: int) -> list[tuple[Record, int]]:
+    from ..model import TERMINAL
+
+    out: list[tuple[Record, int]] = []
+    for t in graph.tasks():
+        if t.get("status") not in ("open", "incomplete") or t.get("paused"):
+            continue
+        secs = _future(t.get("ready_after"), now)
+        if secs is None:
+            continue
+        deps = [graph.get(d) for d in t.get("after") or ()]
+        if all(d is None or d.get("status") in TERMINAL for d in deps):
+            out.append((t, secs))
+    return out
+
+
+def run_ready(ctx: Ctx, a: Args) -> int:
+    from ..graph import Readiness
+
+    graph = ctx.store.load()
+    readiness = Readiness(graph, ctx.now)
+    for msg in readiness.break_in_messages:
+        ctx.err(msg)
+    ready = readiness.ready
+    waiting = _waiting_on_delay(graph, ctx.now)
+    if ctx.json:
+        rows: list[dict[str, Any]] = [
+            {
+                "id": t["id"],
+                "title": t.get("title", ""),
+                "assigned": t.get("assigned"),
+                "estimate": t.get("estimate"),
+                "priority": t.get("priority", 10),
+                "ready": True,
+            }
+            for t in ready
+        ]
+        rows += [
+            {
+                "id": t["id"],
+                "title": t.get("title", ""),
+                "assigned": t.get("assigned"),
+                "estimate": t.get("estimate"),
+                "priority": t.get("priority", 10),
+                "ready": False,
+                "ready_after": t["ready_after"],
+            }
+            for t, _ in waiting
+        ]
+        ctx.emit_json(rows)
+        return 0
+    if not ready and not waiting:
+        ctx.out("No tasks ready")
+        return 0
+    lines: list[str] = []
+    if ready:
+        lines.append("Ready tasks:")
+        for t in ready:
+            line = f"  {t['id']} - {t.get('title', '')}"
+            if t.get("priority", 10) != 10:
+                line += f" ⌁{t['priority']}"
+            if t.get("assigned"):
+                line += f" ({t['assigned']})"
+            lines.append(line)
+    if ready and waiting:
+        lines.append("")
+    if waiting:
+        lines.append("Waiting on delay:")
+        lines += [f"  {t['id']} - {t.get('title', '')} (ready in {human_duration(s)})" for t, s in waiting]
+    ctx.out(*lines)
+    return 0
+
+
+# -- show ---------------------------------------------------------------------------------------
+
+FAILURE_HINTS = {
+    "api-error-400-document": "fix the input (malformed/encrypted PDF or document) before retry — do not auto-retry",
+    "api-error-429-rate-limit": "rate limit — back off and retry",
+    "api-error-5xx-transient": "transient upstream error — retry is safe",
+    "agent-hard-timeout": "agent exceeded hard timeout — split task or raise timeout",
+    "agent-exit-nonzero": "generic non-zero exit — inspect agent output for details",
+    "wrapper-internal": "wrapper-side issue — inspect the wrapper log (output.log)",
+}
+
+
+def fmt_tokens(n: int) -> str:
+    if n >= 1_000_000:
+        v = n / 1_000_000
+        return f"{v:.1f}M" if v < 10 else f"{int(v)}M"
+    if n >= 1000:
+        v = n / 1000
+        return f"{v:.1f}k" if v < 10 else f"{int(v)}k"
+    return str(n)
+
+
+def show_lines(ctx: Ctx, graph: Graph, task: Record) -> list[str]:
+    from ..cycles import iteration_label
+    from ..timeutil import compact_duration
+
+    tid = task["id"]
+    now = ctx.now
+    status = task.get("status", "open")
+    out = [
+        f"Task: {tid}",
+        f"Title: {task.get('title', '')}",
+        f"Status: {status}" + (" (PAUSED)" if task.get("paused") else ""),
+    ]
+    if task.get("priority", 10) != 10:
+        out.append(f"Priority: ⌁{task['priority']}")
+    if task.get("visibility", "internal") != "internal":
+        out.append(f"Visibility: {task['visibility']}")
+    for key, label in (
+        ("context_scope", "Context scope"),
+        ("exec_mode", "Exec mode"),
+        ("assigned", "Assigned"),
+        ("agent", "Agent"),
+    ):
+        if task.get(key):
+            out.append(f"{label}: {task[key]}")
+    if status in ("failed", "abandoned", "failed-pending-eval") and task.get("failure_reason"):
+        out.append(f"Failure reason: {task['failure_reason']}")
+    if task.get("failure_class"):
+        out.append(f"failure_class: {task['failure_class']}")
+        hint = FAILURE_HINTS.get(task["failure_class"])
+        if hint:
+            out.append(f"  hint: {hint}")
+    if task.get("superseded_by"):
+        out.append(f"Superseded by: {', '.join(task['superseded_by'])}")
+    if task.get("supersedes"):
+        out.append(f"Supersedes: {task['supersedes']}")
+    if task.get("retry_count", 0) > 0:
+        mx = task.get("max_retries")
+        out.append(f"Retry count: {task['retry_count']}" + (f"/{mx}" if mx is not None else ""))
+    elif task.get("max_retries") is not None:
+        out.append(f"Max retries: {task['max_retries']}")
+    desc = task.get("description")
+    if desc:
+        out += ["", "Description:"] + [f"  {line}" for line in desc.split("\n")]
+    out.append("")
+    est = task.get("estimate")
+    if isinstance(est, dict) and est:
+        parts = []
+        if "hours" in est:
+            parts.append(f"{_num(est['hours'])}h")
+        if "cost" in est:
+            parts.append(f"${_num(est['cost'])}")
+        out.append(f"Estimate: {', '.join(parts)}")
+    for key, label in (
+        ("tags", "Tags"),
+        ("skills", "Skills"),
+        ("inputs", "Inputs"),
+        ("deliverables", "Deliverables"),
+    ):
+        if task.get(key):
+            out.append(f"{label}: {', '.join(task[key])}")
+    out += ["", "After:"]
+    after = task.get("after") or []
+    for d in after:
+        dep = graph.get(d)
+        if dep is None:
+            ctx.err(f"Warning: blocker '{d}' referenced by '{tid}' not found in graph")
+        out.append(f"  - {d} ({dep.get('status', 'open') if dep else 'open'})")
+    if not after:
+        out.append("  (none)")
+    out += ["", "Before:"]
+    dependents = graph.dependents(tid)
+    for d in dependents:
+        dep = graph.get(d)
+        out.append(f"  - {d} ({dep.get('status', 'open') if dep else 'open'})")
+    if not dependents:
+        out.append("  (none)")
+    cfg = task.get("cycle_config")
+    if isinstance(cfg, dict):
+        out += ["", "Cycle config (header):", f"  Max iterations: {cfg.get('max_iterations', 0)}"]
+        guard = cfg.get("guard")
+        if guard is not None:
+            out.append(f"  Guard: {_guard_text(guard)}")
+        if cfg.get("delay"):
+            out.append(f"  Delay: {cfg['delay']}")
+        if cfg.get("no_converge"):
+            out.append("  No-converge: true (all iterations forced)")
+        it = iteration_label(graph, tid)
+        cur = it[0] if it else task.get("loop_iteration", 0) + 1
+        mx = cfg.get("max_iterations", 0)
+        out.append(f"  Current iteration: {cur}/{mx if mx else 'unlimited'}")
+        last = parse_ts(task.get("last_iteration_completed_at"))
+        if last is not None:
+            out.append(
+                f"  Last iteration completed: {task['last_iteration_completed_at']} ({compact_duration((now - last) // _NS)} ago)"
+            )
+        ra = _future(task.get("ready_after"), now)
+        out.append(
+            f"  Next iteration due: in {compact_duration(ra)}" if ra else "  Next iteration due: ready now"
+        )
+    out.append("")
+    for key, label in (
+        ("created_at", "Created"),
+        ("started_at", "Started"),
+        ("completed_at", "Completed"),
+        ("last_interaction_at", "Last interaction"),
+    ):
+        if task.get(key):
+            out.append(f"{label}: {task[key]}")
+    for key, label in (("not_before", "Not before"), ("ready_after", "Ready after")):
+        if task.get(key):
+            t = parse_ts(task[key], naive_ok=True)
+            suffix = ""
+            if t is not None:
+                suffix = f" (in {countdown(-(-(t - now) // _NS))})" if t > now else " (elapsed)"
+            out.append(f"{label}: {task[key]}{suffix}")
+    usage = task.get("token_usage")
+    if isinstance(usage, dict) and usage:
+        cache_read = int(usage.get("cache_read_input_tokens", 0))
+        cached = cache_read + int(usage.get("cache_creation_input_tokens", 0))
+        tin = int(usage.get("input_tokens", 0)) - cache_read
+        line = f"Tokens: {fmt_tokens(max(tin, 0))}/{fmt_tokens(int(usage.get('output_tokens', 0)))} (in/out)"
+        if cached:
+            line += f" +{fmt_tokens(cached)} cached"
+        out += ["", line]
+        if float(usage.get("cost_usd", 0) or 0) > 0:
+            out.append(f"Cost: ${float(usage['cost_usd']):.2f}")
+    log = task.get("log") or []
+    if log:
+        out += ["", "Log:"]
+        for e in log:
+            actor = f" [{e['actor']}]" if e.get("actor") else ""
+            out.append(f"  {e.get('timestamp', '')} {e.get('message', '')}{actor}")
+    return out
+
+
+def _num(v: Any) -> str:
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+
+
+def _guard_text(guard: Any) -> str:
+    if guard == "Always":
+        return "always"
+    if isinstance(guard, dict) and "TaskStatus" in guard:
+        g = guard["TaskStatus"]
+        return f"task:{g.get('task')}={g.get('status')}"
+    if isinstance(guard, dict) and "IterationLessThan" in guard:
+        return f"iteration<{guard['IterationLessThan']}"
+    return str(guard)
+
+
+_SHOW_JSON_SKIP = {
+    "provider",
+    "endpoint",
+    "command_argv",
+    "working_dir",
+    "executor_preset_name",
+    "requires",
+    "timeout",
+    "kind",
+}
+
+
+def show_json(graph: Graph, task: Record) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+
+    def rel(ids: list[str]) -> list[dict[str, str]]:
+        rows = []
+        for d in ids:
+            dep = graph.get(d)
+            rows.append({"id": d, "status": dep.get("status", "open") if dep else "open"})
+        return rows
+
+    not_before = task.get("not_before")
+    for key, value in task.items():
+        if key in _SHOW_JSON_SKIP or key in ("after", "before", "not_before"):
+            continue
+        if key == "estimate" and isinstance(value, dict):
+            out.update({k: v for k, v in value.items() if k in ("hours", "cost")})
+            continue
+        out[key] = value
+        if key == "exec" or (key == "exec_mode" and "exec" not in task and "after" not in out):
+            pass
+        if key == "last_interaction_at" and not_before:
+            out["not_before"] = not_before
+    # after/before follow exec (or sit where exec would be)
+    ordered: dict[str, Any] = {}
+    placed = False
+    from ..model import RANK
+
+    exec_rank = RANK["exec"]
+    for key, value in out.items():
+        if not placed and key in RANK and RANK[key] > exec_rank:
+            ordered["after"] = rel(task.get("after") or [])
+            ordered["before"] = rel(graph.dependents(task["id"]))
+            placed = True
+        ordered[key] = value
+    if not placed:
+        ordered["after"] = rel(task.get("after") or [])
+        ordered["before"] = rel(graph.dependents(task["id"]))
+    if not_before and "not_before" not in ordered:
+        ordered["not_before"] = not_before
+    return ordered
+
+
+def run_show(ctx: Ctx, a: Args) -> int:
+    from ..transitions import require
+
+    graph = ctx.store.load()
+    task = require(graph, a.task)
+    if ctx.json:
+        ctx.emit_json(show_json(graph, task))
+    else:
+        ctx.out(*show_lines(ctx, graph, task))
+    return 0
+
+
+COMMANDS = {
+    "show": Cmd("show", "Show a task", run_show, [Arg("task", help="Task id")]),
+    "list": Cmd(
+        "list",
+        "List tasks",
+        run_list,
+        opts=[
+            Opt("--status", help=f"Only this status ({', '.join(LIST_STATUSES)})"),
+            flag("--paused", help="Only paused tasks"),
+            Opt("--tag", multiple=True, help="Only tasks with this tag (repeatable, all must match)"),
+            flag("--cron", help="Only cron tasks"),
+            flag("--all", help="Include system tasks"),
+        ],
+    ),
+    "ready": Cmd("ready", "List ready tasks", run_ready),
+}
+
+__all__ = ["COMMANDS", "status_name"]

@@ -1,0 +1,1 @@
+"""The dispatcher daemon, its IPC server and the agent registry (spec service)."""
