@@ -132,7 +132,7 @@ class Args(dict):  # type: ignore[type-arg]  # dict[str, Any] would import typin
     def __init__(self) -> None:
         super().__init__()
         self.given: set[str] = set()
-        self.path = ""
+        self.cmd_path = ""
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -165,7 +165,7 @@ def _convert(opt: Opt, name: str, raw: str, usage: str) -> Any:
 def parse(cmd: Cmd, tokens: Sequence[str], path: str) -> Args:
     usage = cmd.usage(path)
     out = Args()
-    out.path = path
+    out.cmd_path = path
     for o in [*cmd.opts, *GLOBAL_OPTS]:
         out[o.dest] = [] if o.multiple else o.default
     positional: list[str] = []
