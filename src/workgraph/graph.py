@@ -191,7 +191,8 @@ class Readiness:
             for rec in sorted((r for r in recs if r is not None), key=lambda r: r["id"]):
                 if dispatchable(rec, self.now):
                     ready_ids.add(rec["id"])
-                    path = " → ".join(members)
+                    at = members.index(rec["id"])  # the path starts at the selected task
+                    path = " → ".join(members[at:] + members[:at])
                     self.break_in_messages.append(
                         f"Auto-break-in: selecting task '{rec['id']}' to break cycle deadlock "
                         f"in unconfigured cycle [{path}]"

@@ -1,0 +1,1 @@
+"""Renderers: text, DOT and Mermaid drawings of the graph."""
