@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
+from .errors import WgError
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -39,7 +41,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-class ConfigError(Exception):
+class ConfigError(WgError):
+    """A config file that does not parse (``wg config`` exits 1 with it; other commands warn)."""
+
     def __init__(self, path: str, detail: str) -> None:
         super().__init__(f"Failed to parse config at {path}: {detail}")
         self.path, self.detail = path, detail
@@ -148,49 +152,91 @@ class Config:
 
 _WARNED: set[str] = set()
 
+_EXECUTOR_TAIL = (
+    '; wg now derives the handler from the model spec\'s provider prefix (e.g. `model = "claude:opus"` → '
+    'claude CLI, `model = "nex:qwen3-coder"` → nex). Remove the explicit `executor` key; use a '
+    "`provider:model` value in `model` instead."
+)
+
+
+def _model_specs(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """(dotted key, value) of every model spec a file sets: ``*.model`` keys, ``[models.*]``, ``[tiers]``."""
+    found: list[tuple[str, str]] = []
+    for section in ("agent", "dispatcher", "coordinator"):
+        table = data.get(section)
+        if isinstance(table, dict):
+            found += [
+                (f"{section}.{k}", v) for k, v in table.items() if k.endswith("model") and isinstance(v, str)
+            ]
+    models = data.get("models")
+    if isinstance(models, dict):
+        for role, table in models.items():
+            if isinstance(table, dict) and isinstance(table.get("model"), str):
+                found.append((f"models.{role}.model", table["model"]))
+            elif isinstance(table, str):
+                found.append((f"models.{role}", table))
+    tiers = data.get("tiers")
+    if isinstance(tiers, dict):
+        found += [(f"tiers.{k}", v) for k, v in tiers.items() if isinstance(v, str)]
+    return found
+
 
 def deprecation_warnings(data: dict[str, Any], scope: str, path: str) -> list[str]:
-    """Spec core 9.3 warnings for one file."""
+    """Spec core 9.3 warnings for one file; ``scope`` is ``global``/``local``, or empty for a single file."""
     prefix = f"warning: ({scope}) " if scope else "warning: "
     out: list[str] = []
     for section in ("agent", "dispatcher", "coordinator"):
         table = data.get(section)
-        if not isinstance(table, dict):
+        if not isinstance(table, dict) or "executor" not in table:
             continue
-        if "executor" in table:
-            value = table["executor"]
-            extra = ""
-            model = table.get("model")
-            if isinstance(model, str):
-                implied = handler_for_model(model)
-                if implied != value:
-                    extra = f" (and contradicts sibling model='{model}' which implies handler '{implied}')"
-            out.append(
-                f'{prefix}config key `{section}.executor = "{value}"` is deprecated{extra}; wg now derives the '
-                'handler from the model spec\'s provider prefix (e.g. `model = "claude:opus"` → claude CLI, '
-                '`model = "nex:qwen3-coder"` → nex). Remove the explicit `executor` key; use a '
-                "`provider:model` value in `model` instead."
-            )
-        for key, value in table.items():
-            if key.endswith("model") and isinstance(value, str):
-                for old in ("local:", "oai-compat:"):
-                    if value.startswith(old):
-                        rest = value[len(old) :]
-                        out.append(
-                            f'{prefix}model spec `{section}.{key} = "{value}"` uses deprecated `{old}` prefix — use '
-                            f"`nex:{rest}` instead (the `nex:` prefix matches the `wg nex` subcommand). Run "
-                            "`wg migrate config` to rewrite automatically."
-                        )
+        value = table["executor"]
+        extra = ""
+        model = table.get("model")
+        if isinstance(model, str) and model:
+            implied = handler_for_model(model)
+            if implied != _canonical_handler(str(value)):
+                extra = f" (and contradicts sibling model='{model}' which implies handler '{implied}')"
+        out.append(
+            f"{prefix}config key `{section}.executor = {_quote(value)}` is deprecated{extra}{_EXECUTOR_TAIL}"
+        )
+    for key, value in _model_specs(data):
+        for old in ("local:", "oai-compat:"):
+            if value.startswith(old):
+                rest = value[len(old) :]
+                out.append(
+                    f'{prefix}model spec `{key} = "{value}"` uses deprecated `{old}` prefix — use '
+                    f"`nex:{rest}` instead (the `nex:` prefix matches the `wg nex` subcommand). Run "
+                    "`wg migrate config` to rewrite automatically."
+                )
     if "coordinator" in data:
         out.append(f"warning: Deprecated: [coordinator] table is now [dispatcher]; please rename in {path}")
     return out
 
 
+def _quote(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else format_value(value)
+
+
+def _canonical_handler(name: str) -> str:
+    return "native" if name == "nex" else name
+
+
 def handler_for_model(model: str) -> str:
-    provider = model.split(":", 1)[0] if ":" in model else ""
+    """``claude:``/bare claude aliases → claude, ``codex:`` → codex, any other provider → native."""
+    if ":" not in model:
+        return "claude" if model in ("claude", "opus", "sonnet", "haiku") else "native"
+    provider = model.split(":", 1)[0]
     if provider in ("claude", "codex"):
         return provider
     return "native"
+
+
+def emit_warnings(lines: list[str]) -> None:
+    """Print each deprecation line once per process."""
+    for line in lines:
+        if line not in _WARNED:
+            _WARNED.add(line)
+            print(line, file=sys.stderr)
 
 
 def load_config(wg_dir: str, *, quiet: bool = False, strict: bool = False) -> Config:
@@ -208,16 +254,210 @@ def load_config(wg_dir: str, *, quiet: bool = False, strict: bool = False) -> Co
             if strict:
                 raise
             if not quiet:
-                print(f"Warning: {exc}, using defaults", file=sys.stderr)
+                print(f"Warning: {exc.message}, using defaults", file=sys.stderr)
             datas.append({})
     cfg = Config(datas[0], datas[1], (gpath, lpath))
     if not quiet:
-        both = bool(datas[0]) and bool(datas[1])
+        both = all(p is not None and os.path.isfile(p) for p in (gpath, lpath))
         for data, scope, path in ((datas[0], "global", gpath), (datas[1], "local", lpath)):
-            if not data or path is None:
-                continue
-            for line in deprecation_warnings(data, scope if both else "", path):
-                if line not in _WARNED:
-                    _WARNED.add(line)
-                    print(line, file=sys.stderr)
+            if data and path is not None:
+                emit_warnings(deprecation_warnings(data, scope if both else "", path))
     return cfg
+
+
+def load_single(path: str, *, quiet: bool = False) -> dict[str, Any]:
+    """One file (``wg config --global``/``--local``); raises ConfigError when it does not parse."""
+    data = read_toml(path)
+    if not quiet:
+        emit_warnings(deprecation_warnings(data, "", path))
+    return data
+
+
+# -- presentation and writes -----------------------------------------------------------------------
+
+
+def format_value(value: Any) -> str:
+    """A value as TOML would write it (inline forms for arrays and tables)."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        return "{ " + ", ".join(f"{k} = {format_value(v)}" for k, v in value.items()) + " }"
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(value)
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Dotted ``(key, value)`` pairs; tables recurse, arrays of tables stay whole."""
+    out: list[tuple[str, Any]] = []
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out += flatten(value, dotted + ".")
+        else:
+            out.append((dotted, value))
+    return out
+
+
+def effective(cfg: Config) -> dict[str, Any]:
+    """Defaults deep-merged with the effective data, agency flags resolved (``wg config --json``)."""
+    merged = deep_merge(DEFAULTS, cfg.data)
+    agency = dict(merged.get("agency") or {})
+    for key in ("auto_assign", "auto_evaluate"):
+        agency[key] = cfg.agency_flag(key)
+    merged["agency"] = agency
+    return merged
+
+
+def parse_scalar(raw: str) -> Any:
+    """``wg config set`` values: a TOML integer, float or boolean, else the text as a string."""
+    import tomllib
+
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except (tomllib.TOMLDecodeError, KeyError):
+        return raw
+    return value if isinstance(value, bool | int | float) else raw
+
+
+def set_keys(path: str, items: list[tuple[str, Any]]) -> None:
+    """Set dotted keys in one file, keeping its comments and order; ``<file>.tmp`` + rename.
+
+    A file that does not parse is never rewritten (ConfigError).
+    """
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        text = ""
+    read_toml(path)  # the strict parser decides whether the file is valid
+    try:
+        doc = tomlkit.parse(text)
+    except TOMLKitError as exc:
+        raise ConfigError(path, str(exc)) from None
+    for dotted, value in items:
+        parts = dotted.split(".")
+        node: Any = doc
+        for part in parts[:-1]:
+            if part not in node:
+                node[part] = tomlkit.table()
+            node = node[part]
+            if not isinstance(node, dict):
+                raise WgError(f"Cannot set '{dotted}': '{part}' is not a table")
+        node[parts[-1]] = value
+    write_atomic(path, tomlkit.dumps(doc))
+
+
+def write_atomic(path: str, text: str) -> None:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+# -- wg init routes (spec core 10) ----------------------------------------------------------------
+
+ROUTE_NAMES = ("openrouter", "claude-cli", "codex-cli", "local", "nex-custom")
+OPENROUTER_URL = "https://openrouter.ai/api/v1"
+LOCAL_URL = "http://localhost:11434/v1"
+_CLI_ROUTES: dict[str, tuple[str, str, tuple[str, str, str]]] = {
+    "claude-cli": ("claude", "claude:opus", ("claude:haiku", "claude:sonnet", "claude:opus")),
+    "codex-cli": ("codex", "codex:gpt-5", ("codex:gpt-5-mini", "codex:gpt-5", "codex:o1-pro")),
+}
+
+
+class RoutePlan:
+    """What ``wg init`` writes for a route: executor, ``[agent] model``, tiers, optional endpoint."""
+
+    def __init__(
+        self,
+        route: str,
+        executor: str,
+        model: str | None,
+        tiers: tuple[str, str, str] | None,
+        endpoint: dict[str, Any] | None = None,
+        dispatcher_executor: str | None = None,
+    ) -> None:
+        self.route, self.executor, self.model, self.tiers = route, executor, model, tiers
+        self.endpoint, self.dispatcher_executor = endpoint, dispatcher_executor
+
+    def toml(self, agency: bool | None) -> str:
+        """config.toml text with only the keys this plan decides (``agency`` None: no [agency] keys)."""
+        blocks: list[str] = []
+        if self.model:
+            blocks.append(f"[agent]\nmodel = {format_value(self.model)}\n")
+        if self.dispatcher_executor:
+            blocks.append(f"[dispatcher]\nexecutor = {format_value(self.dispatcher_executor)}\n")
+        if self.tiers:
+            fast, standard, premium = (format_value(t) for t in self.tiers)
+            blocks.append(f"[tiers]\nfast = {fast}\nstandard = {standard}\npremium = {premium}\n")
+        if self.endpoint:
+            body = "".join(f"{k} = {format_value(v)}\n" for k, v in self.endpoint.items())
+            blocks.append(f"[[llm_endpoints.endpoints]]\n{body}")
+        if agency is not None:
+            flag_text = format_value(agency)
+            blocks.append(f"[agency]\nauto_assign = {flag_text}\nauto_evaluate = {flag_text}\n")
+        return "\n".join(blocks)
+
+
+def _native_model(model: str, provider: str) -> str:
+    # A bare name would be read as a claude model (service.md 6.1), so native routes get a provider prefix.
+    return model if ":" in model else f"{provider}:{model}"
+
+
+def plan_route(route: str, model: str | None, endpoint: str | None) -> RoutePlan:
+    """The route table of spec core 10. Raises UsageError for an unknown route or a missing -m/-e."""
+    from .errors import UsageError
+
+    usage = "Usage: wg init [OPTIONS]"
+    if route in _CLI_ROUTES:
+        executor, default_model, tiers = _CLI_ROUTES[route]
+        return RoutePlan(route, executor, model or default_model, tiers)
+    if route not in ROUTE_NAMES:
+        raise UsageError(f"Unknown route '{route}'. Valid routes: {', '.join(ROUTE_NAMES)}", usage)
+    if not model:
+        raise UsageError(f"route '{route}' requires a model: pass -m/--model <MODEL>", usage)
+    if route == "nex-custom" and not endpoint:
+        raise UsageError(f"route '{route}' requires an endpoint: pass -e/--endpoint <URL>", usage)
+    provider = "openrouter" if route == "openrouter" else "nex"
+    spec = _native_model(model, provider)
+    ep: dict[str, Any]
+    if route == "openrouter":
+        ep = {
+            "name": "openrouter",
+            "provider": "openrouter",
+            "url": endpoint or OPENROUTER_URL,
+            "api_key_env": "OPENROUTER_API_KEY",
+            "is_default": True,
+        }
+    else:
+        ep = {"name": route, "url": endpoint or LOCAL_URL, "is_default": True}
+    return RoutePlan(route, "native", spec, (spec, spec, spec), ep)
+
+
+def route_for_model(model: str, endpoint: str | None) -> str:
+    """The route a model spec's provider implies (``wg init -m X`` without --route, or the global model)."""
+    provider = model.split(":", 1)[0] if ":" in model else ""
+    if provider == "codex":
+        return "codex-cli"
+    if provider == "openrouter":
+        return "openrouter"
+    if provider in ("nex", "local", "oai-compat", "native", "ollama", "vllm", "llamacpp"):
+        return "nex-custom" if endpoint else "local"
+    return "claude-cli"

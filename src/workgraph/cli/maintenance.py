@@ -1,0 +1,493 @@
+"""Graph upkeep commands: archive (with search, restore, undo), gc, incomplete, wait (spec core 11.16-11.18).
+
+``archive.jsonl`` never loses a record: archiving appends and fsyncs it BEFORE the graph transaction
+removes the records; undo and restore put records back into the graph first and only then rewrite the
+archive (temp + rename), in a second transaction so no concurrent archive append is lost. A crash in
+between leaves a record in both files, never in neither.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import WgError
+from .args import Arg, Cmd, Opt, flag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..graph import Graph
+    from ..model import Record
+    from .args import Args
+    from .context import Ctx
+
+ARCHIVE_FILE = "archive.jsonl"
+BATCH_FILE = "archive-last-batch.json"
+
+
+# -- archive.jsonl I/O --------------------------------------------------------------------------
+
+
+def _archive_path(ctx: Ctx) -> str:
+    return os.path.join(ctx.wg_dir, ARCHIVE_FILE)
+
+
+def _read_archive(ctx: Ctx) -> list[Record]:
+    from ..archive import parse_archive
+
+    try:
+        with open(_archive_path(ctx), encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WgError(f"Failed to read {_archive_path(ctx)}: {exc}") from None
+    return parse_archive(text)
+
+
+def _fsync_dir(path: str) -> None:
+    dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def _append_archive(ctx: Ctx, records: list[Record]) -> None:
+    from ..archive import archive_lines
+
+    path = _archive_path(ctx)
+    data = archive_lines(records).encode("utf-8")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            # a previous crash may have left a partial last line: start ours on a fresh line
+            if os.fstat(fd).st_size > 0:
+                with open(path, "rb") as fh:
+                    fh.seek(-1, os.SEEK_END)
+                    if fh.read(1) != b"\n":
+                        data = b"\n" + data
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _fsync_dir(ctx.wg_dir)
+    except OSError as exc:
+        raise WgError(f"Failed to write {path}: {exc.strerror}") from None
+
+
+def _rewrite_archive_without(ctx: Ctx, ids: set[str]) -> None:
+    """Drop ``ids`` from archive.jsonl (temp + fsync + rename). Run under the graph lock."""
+    path = _archive_path(ctx)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().split("\n")
+    except FileNotFoundError:
+        return
+    import json
+
+    kept: list[str] = []
+    for line in lines:
+        s = line.strip()
+        if not s:
+            continue
+        try:
+            obj = json.loads(s)
+        except ValueError:
+            kept.append(s)  # never drop what we cannot read
+            continue
+        if isinstance(obj, dict) and obj.get("id") in ids:
+            continue
+        kept.append(s)
+    tmp = f"{path}.tmp.{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write("".join(k + "\n" for k in kept))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(ctx.wg_dir)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise WgError(f"Failed to write {path}: {exc.strerror}") from None
+
+
+def _write_batch(ctx: Ctx, ids: list[str]) -> None:
+    import json
+
+    from ..timeutil import format_ts
+
+    path = os.path.join(ctx.wg_dir, BATCH_FILE)
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump({"timestamp": format_ts(ctx.now), "task_ids": ids}, fh, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise WgError(f"Failed to write {path}: {exc.strerror}") from None
+
+
+def _read_batch(ctx: Ctx) -> list[str]:
+    import json
+
+    path = os.path.join(ctx.wg_dir, BATCH_FILE)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise WgError("No archive batch to undo. No previous archive operation found.") from None
+    except (OSError, ValueError) as exc:
+        raise WgError(f"Failed to read {path}: {exc}") from None
+    ids = data.get("task_ids") if isinstance(data, dict) else None
+    if not isinstance(ids, list):
+        raise WgError("Invalid batch metadata: missing task_ids")
+    return [i for i in ids if isinstance(i, str)]
+
+
+def _row(t: Record) -> str:
+    return f"  {t['id']} - {t.get('title', '')} (completed: {t.get('completed_at') or 'unknown'})"
+
+
+# -- wg archive ---------------------------------------------------------------------------------
+
+
+def run_archive(ctx: Ctx, a: Args) -> int:
+    from ..archive import parse_older, select_archive
+
+    if a.list:
+        return _archive_list(ctx)
+    if a.undo:
+        return _archive_undo(ctx)
+    older = parse_older(a.older) if a.older is not None else None
+    ids: list[str] = list(a.ids)
+    store = ctx.store
+    preview = select_archive(store.load(), ids, older, ctx.now)
+    if not preview:
+        return _archive_report(ctx, [], a.dry_run, "No tasks to archive.")
+    if a.dry_run:
+        if ctx.json:
+            return _archive_report(ctx, [t["id"] for t in preview], True, "")
+        ctx.out(f"Would archive {len(preview)} tasks:", *(_row(t) for t in preview))
+        return 0
+    if not ids and not a.yes:
+        if not ctx.json:
+            ctx.out(f"Would archive {len(preview)} tasks:", *(_row(t) for t in preview), "")
+        raise WgError("Use --yes to confirm, or specify task IDs explicitly: wg archive <id1> <id2> ...")
+
+    def change(g: Graph) -> list[str]:
+        chosen = select_archive(g, ids, older, ctx.now)  # checked again under the lock
+        if not chosen:
+            return []
+        _append_archive(ctx, chosen)  # durable before the graph forgets them
+        moved = [t["id"] for t in chosen]
+        _write_batch(ctx, moved)
+        for tid in moved:
+            g.remove(tid)
+        return moved
+
+    moved = store.transaction(change, ctx.now)
+    if not moved:
+        return _archive_report(ctx, [], False, "No tasks to archive.")
+    ctx.mutated("archive", detail={"task_ids": moved})
+    return _archive_report(
+        ctx, moved, False, f"Archived {len(moved)} tasks. Use `wg archive --undo` to reverse."
+    )
+
+
+def _archive_report(ctx: Ctx, ids: list[str], dry_run: bool, line: str) -> int:
+    if ctx.json:
+        ctx.emit_json({"archived": ids, "dry_run": dry_run})
+    else:
+        ctx.out(line)
+    return 0
+
+
+def _archive_list(ctx: Ctx) -> int:
+    ctx.store  # noqa: B018 - fails with "WG not initialized" when there is no graph
+    tasks = _read_archive(ctx)
+    if ctx.json:
+        ctx.emit_json(
+            [{"id": t["id"], "title": t.get("title"), "completed_at": t.get("completed_at")} for t in tasks]
+        )
+    elif not tasks:
+        ctx.out("No archived tasks.")
+    else:
+        ctx.out(f"Archived tasks ({len(tasks)}):", *(_row(t) for t in tasks))
+    return 0
+
+
+def _archive_undo(ctx: Ctx) -> int:
+    from ..archive import restore_records
+
+    store = ctx.store
+    batch = _read_batch(ctx)
+    if not batch:
+        raise WgError("No tasks in the last archive batch to restore.")
+
+    def change(g: Graph) -> tuple[list[str], list[str]]:
+        return restore_records(g, batch, _read_archive(ctx))
+
+    restored, skipped = store.transaction(change, ctx.now)
+    if restored:
+        store.transaction(lambda g: _rewrite_archive_without(ctx, set(restored)), ctx.now)
+    try:
+        os.unlink(os.path.join(ctx.wg_dir, BATCH_FILE))
+    except OSError:
+        pass
+    if restored:
+        ctx.mutated("restore", detail={"task_ids": restored})
+    if ctx.json:
+        ctx.emit_json({"restored": restored})
+        return 0
+    ctx.out(f"Restored {len(restored)} tasks from last archive batch.")
+    if skipped:
+        ctx.out(
+            f"Skipped {len(skipped)} tasks (not found in archive or already in graph): {', '.join(skipped)}"
+        )
+    return 0
+
+
+def run_archive_search(ctx: Ctx, a: Args) -> int:
+    from ..archive import search_archive
+
+    ctx.store  # noqa: B018
+    found = search_archive(_read_archive(ctx), a.query, a.limit)
+    if ctx.json:
+        ctx.emit_json(
+            [
+                {
+                    "id": t["id"],
+                    "title": t.get("title"),
+                    "completed_at": t.get("completed_at"),
+                    "tags": t.get("tags") or [],
+                }
+                for t in found
+            ]
+        )
+        return 0
+    if not found:
+        ctx.out(f"No archived tasks matching '{a.query}'.")
+        return 0
+    ctx.out(f"Archived tasks matching '{a.query}' ({len(found)} result{'' if len(found) == 1 else 's'}):")
+    for t in found:
+        tags = f" [{', '.join(t['tags'])}]" if t.get("tags") else ""
+        ctx.out(_row(t) + tags)
+    return 0
+
+
+def run_archive_restore(ctx: Ctx, a: Args) -> int:
+    tid: str = a.id
+    store = ctx.store
+
+    def change(g: Graph) -> Record:
+        rec = next((t for t in _read_archive(ctx) if t["id"] == tid), None)
+        if rec is None:
+            raise WgError(f"Task '{tid}' not found in archive")
+        if tid in g:
+            raise WgError(f"Task '{tid}' already exists in the active graph")
+        rec = dict(rec)
+        if a.reopen:
+            rec["status"] = "open"
+            rec.pop("completed_at", None)
+            rec.pop("assigned", None)
+        g.put(rec)
+        return rec
+
+    rec = store.transaction(change, ctx.now)
+    store.transaction(lambda g: _rewrite_archive_without(ctx, {tid}), ctx.now)
+    ctx.mutated("restore", tid)
+    status = rec.get("status", "open")
+    if ctx.json:
+        ctx.emit_json({"restored": [tid], "status": status})
+    else:
+        ctx.out(f"Restored task '{tid}' ({rec.get('title', '')}) to active graph with status '{status}'")
+    return 0
+
+
+# -- wg gc --------------------------------------------------------------------------------------
+
+
+def run_gc(ctx: Ctx, a: Args) -> int:
+    from ..archive import parse_older, remove_tasks, select_gc
+
+    if a.worktrees:
+        raise WgError(
+            "wg gc --worktrees is not available yet: worktree cleanup comes with the worktree commands"
+        )
+    older = parse_older(a.older) if a.older is not None else None
+
+    def change(g: Graph) -> list[Record]:
+        ids = select_gc(g, a.include_done, older, ctx.now)
+        if a.dry_run:
+            return [t for t in (g.get(i) for i in ids) if t is not None]
+        return remove_tasks(g, ids)
+
+    removed = ctx.store.transaction(change, ctx.now)
+    rows = [{"id": t["id"], "title": t.get("title", ""), "status": t.get("status", "open")} for t in removed]
+    if removed and not a.dry_run:
+        ctx.mutated("gc", detail={"removed": rows})
+    if ctx.json:
+        ctx.emit_json({"removed": rows, "dry_run": bool(a.dry_run)})
+    elif not removed:
+        ctx.out("No tasks to garbage collect.")
+    elif a.dry_run:
+        ctx.out(
+            f"Would remove {len(rows)} tasks:", *(f"  {r['id']} - {r['title']} [{r['status']}]" for r in rows)
+        )
+    else:
+        ctx.out(f"Removed {len(rows)} tasks:", *(f"  {r['id']}" for r in rows))
+    return 0
+
+
+# -- wg incomplete / wg wait --------------------------------------------------------------------
+
+
+def run_incomplete(ctx: Ctx, a: Args) -> int:
+    from ..maintenance import mark_incomplete, retry_delay_seconds
+
+    cfg = ctx.config
+    default_max = cfg.get_int("dispatcher.max_incomplete_retries", 3)
+    delay = retry_delay_seconds(cfg.get("dispatcher.incomplete_retry_delay", "30s"))
+    tid: str = a.task
+    res = ctx.store.transaction(
+        lambda g: mark_incomplete(g, tid, ctx.now, a.reason, default_max, delay), ctx.now
+    )
+    task = res["task"]
+    if not res["changed"]:
+        if ctx.json:
+            ctx.emit_json({"id": tid, "status": "incomplete", "changed": False})
+        else:
+            ctx.out(f"Task '{tid}' is already incomplete")
+        return 0
+    ctx.mutated("incomplete", tid, kick=True, detail={"reason": a.reason} if a.reason else None)
+    if ctx.json:
+        ctx.emit_json(
+            {
+                "id": tid,
+                "status": task["status"],
+                "changed": True,
+                "retry_count": task.get("retry_count", 0),
+                "ready_after": task.get("ready_after"),
+            }
+        )
+        return 0
+    why = f" ({a.reason})" if a.reason else ""
+    n, limit = res["attempt"], res["limit"]
+    if res["exhausted"]:
+        ctx.out(f"Task '{tid}' failed — retry exhausted after {n} attempts{why}")
+        return 0
+    ctx.out(f"Marked '{tid}' as incomplete{why} (attempt {n}/{limit or '∞'})")
+    if res.get("ready_after"):
+        ctx.out(f"  Cooldown active — dispatchable after {res['ready_after']}")
+    ctx.out("  Task will appear in 'wg ready' for re-dispatch")
+    return 0
+
+
+def _mtime_seconds(path: str) -> int:
+    try:
+        return int(os.stat(path).st_mtime)
+    except OSError:
+        return 0
+
+
+def run_wait(ctx: Ctx, a: Args) -> int:
+    from ..errors import UsageError
+    from ..maintenance import park
+
+    tid: str = a.task
+    if a.until is None:
+        raise UsageError(
+            "the following required arguments were not provided: --until <UNTIL>",
+            "Usage: wg wait [OPTIONS] <TASK>",
+        )
+    expr: str = a.until
+    task = ctx.store.transaction(lambda g: park(g, tid, expr, a.checkpoint, ctx.now, _mtime_seconds), ctx.now)
+    ctx.mutated("wait", tid, detail={"until": expr})
+    if ctx.json:
+        ctx.emit_json({"id": tid, "status": task["status"], "wait_condition": task.get("wait_condition")})
+    else:
+        ctx.out(f"Parked task '{tid}'. Condition: {expr}", "Checkpoint saved. You should now exit cleanly.")
+    return 0
+
+
+_ARCHIVE_MAIN = Cmd(
+    "tasks",
+    "Archive done/abandoned tasks (the default: wg archive [IDS...])",
+    run_archive,
+    args=[
+        Arg("ids", required=False, variadic=True, help="Tasks to archive (default: every archivable task)")
+    ],
+    opts=[
+        flag("--dry-run", help="Show what would be archived"),
+        Opt("--older", help="Only tasks finished longer ago than this (30d, 2w, 12h; a bare number = days)"),
+        flag("--list", help="List archived tasks"),
+        flag("-y", "--yes", help="Confirm a bulk archive"),
+        flag("--undo", help="Restore the last archived batch"),
+    ],
+)
+
+COMMANDS = {
+    "archive": Cmd(
+        "archive",
+        "Move finished tasks to archive.jsonl",
+        subs=[
+            _ARCHIVE_MAIN,
+            Cmd(
+                "search",
+                "Search archived tasks by title, description and tags",
+                run_archive_search,
+                args=[Arg("query", help="Text to look for (case-insensitive)")],
+                opts=[Opt("--limit", type=int, default=50, help="At most this many results")],
+            ),
+            Cmd(
+                "restore",
+                "Put an archived task back into the graph",
+                run_archive_restore,
+                args=[Arg("id", help="Archived task id")],
+                opts=[flag("--reopen", help="Restore it as open")],
+            ),
+        ],
+        default_sub="tasks",
+    ),
+    "gc": Cmd(
+        "gc",
+        "Remove failed/abandoned tasks nothing depends on",
+        run_gc,
+        opts=[
+            flag("--dry-run", help="Show what would be removed"),
+            flag("--include-done", help="Also remove done tasks"),
+            Opt(
+                "--older",
+                help="Only tasks finished longer ago than this (30d, 2w, 12h; a bare number = days)",
+            ),
+            flag("--worktrees", help="Clean up worktrees (not available yet)"),
+        ],
+    ),
+    "incomplete": Cmd(
+        "incomplete",
+        "Mark a task incomplete (retry later)",
+        run_incomplete,
+        args=[Arg("task", help="Task id")],
+        opts=[Opt("--reason", help="Why the work is not finished")],
+    ),
+    "wait": Cmd(
+        "wait",
+        "Park an in-progress task until a condition holds",
+        run_wait,
+        args=[Arg("task", help="Task id")],
+        opts=[
+            Opt(
+                "--until",
+                help="task:<id>=<status>, timer:<dur>, human-input, message, file:<path>; , = all, | = any",
+            ),
+            Opt("--checkpoint", help="Text to resume from"),
+        ],
+    ),
+}
