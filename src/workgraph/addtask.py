@@ -262,7 +262,8 @@ def add_task(graph: Graph, req: AddRequest, now: int) -> dict[str, Any]:
     for dep in after:
         if dep in graph:
             continue
-        if paused or a.allow_phantom:
+        # Only an explicit --paused defers validation (the hint says so); a draft's pause does not.
+        if req.paused or a.allow_phantom:
             warnings.append(
                 f"Warning: dependency '{dep}' does not exist yet (will be validated at publish time)"
             )
@@ -289,11 +290,10 @@ def add_task(graph: Graph, req: AddRequest, now: int) -> dict[str, Any]:
     _fill_fields(task, a, req, now, warnings)
     if after:
         task["after"] = after
-    if paused:
+    if paused:  # a draft or --paused (the original logs both)
         task["paused"] = True
-        if draft:
-            task["log"] = [log_entry(stamp, "Task paused", user=req.user)]
-    elif req.agent_context or req.no_place or req.subtask or dot_title:
+        task["log"] = [log_entry(stamp, "Task paused", user=req.user)]
+    if req.agent_context or req.no_place or req.subtask or dot_title:
         task["unplaced"] = True
     if req.cycle_config is not None:
         task["cycle_config"] = req.cycle_config

@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "incomplete": ("maintenance", "Mark a task incomplete (retry later)"),
     "wait": ("maintenance", "Park an in-progress task until a condition holds"),
     "config": ("config", "Show or change configuration"),
+    "service": ("service", "Manage the dispatcher daemon"),
 }
 ORDER = list(COMMANDS)
 

@@ -318,8 +318,8 @@ def run_abandon(ctx: Ctx, a: Args) -> int:
     return 0
 
 
-def live_agent_ids(wg_dir: str) -> set[str] | None:
-    """Agents the registry knows alive; None when there is no registry (service.md 2)."""
+def live_agent_ids(wg_dir: str, now: int) -> set[str] | None:
+    """Agents the registry knows alive (live status and process); None when there is no registry."""
     import json
     import os
 
@@ -329,13 +329,15 @@ def live_agent_ids(wg_dir: str) -> set[str] | None:
             data = json.load(fh)
     except (OSError, ValueError):
         return None
-    agents = data.get("agents", {}) if isinstance(data, dict) else {}
-    items = agents.values() if isinstance(agents, dict) else agents
+    agents = data.get("agents") if isinstance(data, dict) else None
+    if not isinstance(agents, dict):
+        return set()
+    from ..service.registry import entry_live
+
     return {
-        str(a.get("id"))
-        for a in items
-        if isinstance(a, dict)
-        and str(a.get("status", "")).lower() not in ("dead", "done", "failed", "stopped")
+        str(entry.get("id") or key)
+        for key, entry in agents.items()
+        if isinstance(entry, dict) and entry_live(entry, now / 1e9)
     }
 
 
@@ -346,7 +348,7 @@ def run_retry(ctx: Ctx, a: Args) -> int:
     task = graph.get(a.task)
     if task is not None and task.get("status") == "in-progress":
         _stop_live_agent(ctx, graph, a.task)
-    live = live_agent_ids(ctx.wg_dir)
+    live = live_agent_ids(ctx.wg_dir, ctx.now)
     res = ctx.store.transaction(
         lambda g: retry(g, a.task, ctx.now, a.reason, a.preserve_session, live), ctx.now
     )
@@ -359,7 +361,7 @@ def run_retry(ctx: Ctx, a: Args) -> int:
         return 0
     ctx.out(f"Reset '{tid}' from {res['from']} to open for retry (attempt #{res['attempt']})")
     if res["max_retries"] is not None:
-        ctx.out(f"  Retries remaining after this: {max(0, res['max_retries'] - res['attempt'])}")
+        ctx.out(f"  Retries remaining after this: {res['max_retries'] - res['attempt'] + 1}")
     if res["cleared"]:
         ctx.out(
             f"  Cleared stale claim on {len(res['cleared'])} downstream task(s): {', '.join(res['cleared'])}"

@@ -21,11 +21,11 @@ _NS = 1_000_000_000
 
 
 def _future(ts: object, now: int) -> int | None:
-    """Seconds until ``ts`` when it lies in the future."""
+    """Whole seconds until ``ts`` (rounded down, as the original) when it lies in the future."""
     t = parse_ts(ts, naive_ok=True)
     if t is None or t <= now:
         return None
-    return -(-(t - now) // _NS)
+    return (t - now) // _NS
 
 
 # -- list ---------------------------------------------------------------------------------------
@@ -222,6 +222,7 @@ def show_lines(ctx: Ctx, graph: Graph, task: Record) -> list[str]:
     ):
         if task.get(key):
             out.append(f"{label}: {task[key]}")
+    out += _runtime_block(task, newest_agent(ctx.wg_dir, tid))
     if status in ("failed", "abandoned", "failed-pending-eval") and task.get("failure_reason"):
         out.append(f"Failure reason: {task['failure_reason']}")
     if task.get("failure_class"):
@@ -311,12 +312,12 @@ def show_lines(ctx: Ctx, graph: Graph, task: Record) -> list[str]:
             t = parse_ts(task[key], naive_ok=True)
             suffix = ""
             if t is not None:
-                suffix = f" (in {countdown(-(-(t - now) // _NS))})" if t > now else " (elapsed)"
+                suffix = f" (in {countdown((t - now) // _NS)})" if t > now else " (elapsed)"
             out.append(f"{label}: {task[key]}{suffix}")
     usage = task.get("token_usage")
     if isinstance(usage, dict) and usage:
         cache_read = int(usage.get("cache_read_input_tokens", 0))
-        cached = cache_read + int(usage.get("cache_creation_input_tokens", 0))
+        cached = cache_read
         tin = int(usage.get("input_tokens", 0)) - cache_read
         line = f"Tokens: {fmt_tokens(max(tin, 0))}/{fmt_tokens(int(usage.get('output_tokens', 0)))} (in/out)"
         if cached:
@@ -331,6 +332,48 @@ def show_lines(ctx: Ctx, graph: Graph, task: Record) -> list[str]:
             actor = f" [{e['actor']}]" if e.get("actor") else ""
             out.append(f"  {e.get('timestamp', '')} {e.get('message', '')}{actor}")
     return out
+
+
+def newest_agent(wg_dir: str, task_id: str) -> dict[str, Any] | None:
+    """The task's newest agent in ``service/registry.json`` (highest ``agent-N``), if any."""
+    import json
+    import os
+
+    try:
+        with open(os.path.join(wg_dir, "service", "registry.json"), encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    agents = data.get("agents") if isinstance(data, dict) else None
+    if not isinstance(agents, dict):
+        return None
+    best: tuple[int, str] | None = None
+    found: dict[str, Any] | None = None
+    for key, entry in agents.items():
+        if not isinstance(entry, dict) or entry.get("task_id") != task_id:
+            continue
+        num = key.rpartition("-")[2]
+        rank = (int(num) if num.isdigit() else -1, str(entry.get("started_at", "")))
+        if best is None or rank > best:
+            best, found = rank, entry
+    return found
+
+
+def _runtime_block(task: Record, agent: dict[str, Any] | None) -> list[str]:
+    """service.md 8.1: executor, model (actual vs configured) and session of the newest agent."""
+    if agent is None:
+        return []
+    lines = ["", "Runtime:"]
+    if agent.get("executor"):
+        lines.append(f"  Executor: {agent['executor']}")
+    actual, configured = agent.get("model"), task.get("model")
+    if actual and configured and actual != configured:
+        lines.append(f"  Model: {actual} (configured: {configured})")
+    elif actual or configured:
+        lines.append(f"  Model: {actual or configured}")
+    if task.get("session_id"):
+        lines.append(f"  Session: {task['session_id']}")
+    return lines
 
 
 def _num(v: Any) -> str:
@@ -360,8 +403,10 @@ _SHOW_JSON_SKIP = {
 }
 
 
-def show_json(graph: Graph, task: Record) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def show_json(graph: Graph, task: Record, agent: dict[str, Any] | None = None) -> dict[str, Any]:
+    """11.3 ``--json``: record order, with ``after``/``before`` as ``{id,status}`` right after ``exec``'s
+    place, ``not_before`` after ``last_interaction_at`` and ``estimate`` flattened to ``hours``/``cost``."""
+    from ..model import RANK
 
     def rel(ids: list[str]) -> list[dict[str, str]]:
         rows = []
@@ -370,36 +415,32 @@ def show_json(graph: Graph, task: Record) -> dict[str, Any]:
             rows.append({"id": d, "status": dep.get("status", "open") if dep else "open"})
         return rows
 
-    not_before = task.get("not_before")
+    known: list[tuple[float, str, Any]] = [
+        (RANK["exec"] + 0.5, "after", rel(task.get("after") or [])),
+        (RANK["exec"] + 0.6, "before", rel(graph.dependents(task["id"]))),
+    ]
+    if agent is not None:
+        known.append((RANK["model"] + 0.1, "actual_executor", agent.get("executor")))
+        known.append((RANK["model"] + 0.2, "actual_model", agent.get("model") or task.get("model")))
+    unknown: dict[str, Any] = {}
     for key, value in task.items():
-        if key in _SHOW_JSON_SKIP or key in ("after", "before", "not_before"):
+        if key in _SHOW_JSON_SKIP or key in ("after", "before"):
             continue
-        if key == "estimate" and isinstance(value, dict):
-            out.update({k: v for k, v in value.items() if k in ("hours", "cost")})
-            continue
-        out[key] = value
-        if key == "exec" or (key == "exec_mode" and "exec" not in task and "after" not in out):
-            pass
-        if key == "last_interaction_at" and not_before:
-            out["not_before"] = not_before
-    # after/before follow exec (or sit where exec would be)
-    ordered: dict[str, Any] = {}
-    placed = False
-    from ..model import RANK
-
-    exec_rank = RANK["exec"]
-    for key, value in out.items():
-        if not placed and key in RANK and RANK[key] > exec_rank:
-            ordered["after"] = rel(task.get("after") or [])
-            ordered["before"] = rel(graph.dependents(task["id"]))
-            placed = True
-        ordered[key] = value
-    if not placed:
-        ordered["after"] = rel(task.get("after") or [])
-        ordered["before"] = rel(graph.dependents(task["id"]))
-    if not_before and "not_before" not in ordered:
-        ordered["not_before"] = not_before
-    return ordered
+        if key not in RANK:
+            unknown[key] = value
+        elif key == "estimate":
+            if isinstance(value, dict):
+                for i, sub in enumerate(("hours", "cost")):
+                    if sub in value:
+                        known.append((RANK["estimate"] + i / 10, sub, value[sub]))
+        elif key == "not_before":
+            known.append((RANK["last_interaction_at"] + 0.5, key, value))
+        else:
+            known.append((RANK[key], key, value))
+    known.sort(key=lambda item: item[0])
+    out = {key: value for _, key, value in known}
+    out.update(unknown)
+    return out
 
 
 def run_show(ctx: Ctx, a: Args) -> int:
@@ -408,7 +449,7 @@ def run_show(ctx: Ctx, a: Args) -> int:
     graph = ctx.store.load()
     task = require(graph, a.task)
     if ctx.json:
-        ctx.emit_json(show_json(graph, task))
+        ctx.emit_json(show_json(graph, task, newest_agent(ctx.wg_dir, task["id"])))
     else:
         ctx.out(*show_lines(ctx, graph, task))
     return 0
