@@ -41,7 +41,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "incomplete": ("maintenance", "Mark a task incomplete (retry later)"),
     "wait": ("maintenance", "Park an in-progress task until a condition holds"),
     "config": ("config", "Show or change configuration"),
+    "html": ("html", "Export the graph as a static HTML site"),
     "service": ("service", "Manage the dispatcher daemon"),
+    "agency": ("agency", "Agency store: init, stats"),
+    "role": ("agency", "Manage roles (skills + desired outcome)"),
+    "tradeoff": ("agency", "Manage tradeoffs"),
+    "motivation": ("agency", "Manage tradeoffs (legacy alias of tradeoff)"),
+    "evolve": ("agency", "Evolve the agency (not supported yet)"),
+    "agent": ("agency_agents", "Manage agency agents (identities)"),
+    "assign": ("agency_agents", "Assign an agency agent to a task"),
+    "evaluate": ("agency_eval", "Evaluate tasks and record scores"),
+    "land": ("worktree", "Land a task's worktree onto its target branch"),
+    "worktree": ("worktree", "Agent worktrees: list, archive, gc"),
+    "agents": ("agents", "List agent processes"),
+    "kill": ("agents", "Stop an agent and release its task"),
+    "spawn": ("agents", "Start an agent on a task now"),
+    "heartbeat": ("agents", "Record an agent heartbeat"),
+    "reclaim": ("agents", "Move an in-progress task to another actor"),
+    "sweep": ("agents", "Reconcile dead agents and stale claims once"),
+    "tui": ("tui", "Interactive terminal view of tasks and agents"),
 }
 ORDER = list(COMMANDS)
 
@@ -105,7 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import importlib
 
-    module = importlib.import_module(f"{__name__}.{entry[0]}")
+    try:
+        module = importlib.import_module(f"{__name__}.{entry[0]}")
+    except ImportError as exc:  # a missing optional dependency: one line, not a traceback
+        sys.stderr.write(f"Error: 'wg {name}' is unavailable: {exc}\n")
+        return 1
     return run_command(module.COMMANDS[name], name, rest[1:], dir_flag, json_mode)
 
 
