@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JOBS ?= auto
 
-.PHONY: all venv demo test lint unit bench clean
+.PHONY: all venv demo test lint unit bench clean system-deps
 
 all: test
 
@@ -25,7 +25,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy --strict src
 
-unit: $(STAMP)
+system-deps:
+	-bash scripts/ensure-chromium.sh
+
+unit: $(STAMP) system-deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n $(JOBS) -p no:cacheprovider tests
 
 test: lint unit
