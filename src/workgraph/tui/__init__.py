@@ -1,0 +1,1 @@
+"""The ``wg tui`` Textual application (imported only by ``wg tui``)."""
