@@ -154,7 +154,10 @@ def test_deprecated_executor_flag(bare_project: Project) -> None:
         "from the model's provider prefix."
     ) in r.err
     assert 'Set coordinator.executor = "shell"' in r.out.splitlines()
-    assert tomllib.loads((p.wg / "config.toml").read_text()) == {"dispatcher": {"executor": "shell"}}
+    data = tomllib.loads((p.wg / "config.toml").read_text())
+    assert data["dispatcher"] == {"executor": "shell"}
+    # step 5 writes no [agency] keys on this path; the agency bootstrap (step 6, `wg agency init`) sets them
+    assert data["agency"] == {"auto_assign": True, "auto_evaluate": True}
     r = p.run("init", "-x", "codex", "--dry-run", "--dir", str(p.root / "other"))
     assert "(e.g. `wg init -m codex:gpt-5`)" in r.err
 

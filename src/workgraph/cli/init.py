@@ -142,8 +142,7 @@ def _choose_plan(ctx: Ctx, a: Args) -> RoutePlan:
 def _agency_flag(plan: RoutePlan, no_agency: bool) -> bool | None:
     if plan.route == "shell":
         return None  # the shell path writes no [agency] keys, so both default to true
-    # The agency bootstrap (`wg agency init`, step 6) is a later issue; until it exists init only turns on
-    # the two flags it would set, and seeds no starter roles.
+    # step 6 (the agency bootstrap) turns both on again when it runs
     return not no_agency
 
 
@@ -241,7 +240,11 @@ def run_init(ctx: Ctx, a: Args) -> int:
         lines.append(
             f"Wrote {target}/config.toml: route={plan.route}, executor={plan.executor}, tiers={tiers}"
         )
-    # 6. (agency bootstrap: see _agency_flag)
+    # 6. the agency bootstrap: exactly `wg agency init` (agency.md 3.1)
+    if not a.no_agency:
+        from ..agency.bootstrap import run_bootstrap
+
+        lines += run_bootstrap(target, ctx.now)[0]
     gpath = global_config_path()
     if gpath is None or not os.path.isfile(gpath):
         lines += ["", "No global config found. Run `wg setup` to configure defaults."]

@@ -325,6 +325,9 @@ def show_lines(ctx: Ctx, graph: Graph, task: Record) -> list[str]:
         out += ["", line]
         if float(usage.get("cost_usd", 0) or 0) > 0:
             out.append(f"Cost: ${float(usage['cost_usd']):.2f}")
+    from ..agency.evalfiles import show_block
+
+    out += show_block(ctx.wg_dir, task["id"])
     log = task.get("log") or []
     if log:
         out += ["", "Log:"]
@@ -449,7 +452,13 @@ def run_show(ctx: Ctx, a: Args) -> int:
     graph = ctx.store.load()
     task = require(graph, a.task)
     if ctx.json:
-        ctx.emit_json(show_json(graph, task, newest_agent(ctx.wg_dir, task["id"])))
+        from ..agency.evalfiles import show_json as evaluations_json
+
+        obj = show_json(graph, task, newest_agent(ctx.wg_dir, task["id"]))
+        evaluations = evaluations_json(ctx.wg_dir, task["id"])
+        if evaluations:
+            obj["evaluations"] = evaluations
+        ctx.emit_json(obj)
     else:
         ctx.out(*show_lines(ctx, graph, task))
     return 0
