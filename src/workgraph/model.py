@@ -208,8 +208,50 @@ def _check_value(key: str, kind: str, value: Any) -> None:
         if t is not dict and not (key == "cycle_config" and t is dict):
             raise _wrong(key, kind)
     elif kind == LOGS:
-        if t is not list or any(type(e) is not dict or type(e.get("message")) is not str for e in value):
+        if t is not list:
             raise _wrong(key, kind)
+        for e in value:
+            if type(e) is not dict or type(e.get("message")) is not str:
+                raise _wrong(key, kind)
+
+
+# Python type each known key must have in a canonical line (the fast path of ``normalize``).
+_PY_TYPE: dict[str, type] = {}
+for _k, _kt in KEY_TYPE.items():
+    _PY_TYPE[_k] = {STR: str, LIST: list, INT: int, OPT_INT: int, BOOL: bool, OBJ: dict, LOGS: list}[_kt]
+_LIST_OF_STR = frozenset(_LIST_KEYS)
+_STR_TYPE = {str}
+_LEGACY_KEYS = ("blocked_by", "blocks", "identity", "loops_to")
+
+
+class _Layout:
+    """What a canonical record with this exact key sequence must look like (types by position)."""
+
+    __slots__ = ("lists", "log", "types")
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self.types = (str, *(_PY_TYPE[k] for k in keys[1:]))
+        self.lists = tuple(k for k in keys if k in _LIST_OF_STR)
+        self.log = "log" in keys
+
+
+_LAYOUTS: dict[tuple[str, ...], _Layout | None] = {}
+
+
+def _layout(keys: tuple[str, ...]) -> _Layout | None:
+    """A fast-path layout for canonical key sequences: kind first, known keys only, in spec order."""
+    if len(_LAYOUTS) > 4096:
+        _LAYOUTS.clear()
+    lay = None
+    if keys and keys[0] == "kind" and all(k in _PY_TYPE for k in keys[1:]):
+        ranks = [RANK[k] for k in keys[1:]]
+        if ranks == sorted(set(ranks)) and all(k in keys for k in _REQUIRED):
+            lay = _Layout(keys)
+    _LAYOUTS[keys] = lay
+    return lay
+
+
+_REQUIRED = ("id", "title", "status", "priority", "last_interaction_at")
 
 
 def normalize(obj: Any) -> tuple[Record, bool]:
@@ -217,6 +259,25 @@ def normalize(obj: Any) -> tuple[Record, bool]:
 
     Raises RecordError for a corrupt record. Legacy forms (3.4) are converted.
     """
+    # Fast path: a task line already in canonical form (what the store writes). Every check of the
+    # full path below is made, just per key sequence instead of per key; any doubt takes the full path.
+    if type(obj) is dict and obj.get("kind") == "task":
+        keys = tuple(obj)
+        lay = _LAYOUTS.get(keys)
+        if lay is None and keys not in _LAYOUTS:
+            lay = _layout(keys)
+        if lay is not None and tuple(map(type, obj.values())) == lay.types and obj["status"] in STATUSES:
+            for k in lay.lists:
+                items = obj[k]
+                if items and {type(x) for x in items} != _STR_TYPE:
+                    break
+            else:
+                if not lay.log or all(type(e) is dict and type(e.get("message")) is str for e in obj["log"]):
+                    return obj, False
+    return _normalize_full(obj)
+
+
+def _normalize_full(obj: Any) -> tuple[Record, bool]:
     if type(obj) is not dict:
         raise RecordError("not a JSON object")
     kind = obj.get("kind")
@@ -231,42 +292,51 @@ def normalize(obj: Any) -> tuple[Record, bool]:
     changed = False
     last_rank = -1
     seen_unknown = False
-    for key, value in obj.items():
-        kt = KEY_TYPE.get(key)
-        if kt is None:
+    py_type = _PY_TYPE
+    rank_of = RANK
+    list_of_str = _LIST_OF_STR
+    record: Record = obj
+    for key, value in record.items():
+        expected = py_type.get(key)
+        if expected is None:
             if key != "kind":
                 seen_unknown = True
+                if key in _LEGACY_KEYS:
+                    changed = True
             continue
-        rank = RANK[key]
+        rank = rank_of[key]
         if rank < last_rank or seen_unknown:
             changed = True
         last_rank = rank
+        if type(value) is expected:
+            # the common case: right container type; check list items and log entries
+            if key in list_of_str:
+                items: Any = value  # (mypy narrowed value to ``object`` above)
+                if items and {type(x) for x in items} != _STR_TYPE:
+                    raise _wrong(key, LIST)
+            elif key == "log":
+                _check_value(key, LOGS, value)
+            elif key == "status" and value not in STATUSES:
+                if value != "pending-review":
+                    raise RecordError(f"unknown status '{value}'")
+                changed = True
+            continue
         if value is None and key not in ALWAYS:
             changed = True
             continue
-        if key == "priority" and type(value) is not int:
+        if key == "priority":
             changed = True
             continue
-        if key == "status" and value == "pending-review":
-            changed = True
-            continue
-        _check_value(key, kt, value)
+        _check_value(key, KEY_TYPE[key], value)  # raises: the type is wrong
     if "id" not in obj:
         raise RecordError('missing "id"')
     if "title" not in obj:
         raise RecordError('missing "title"')
-    status = obj.get("status", "open")
-    if status not in STATUSES and status != "pending-review":
-        raise RecordError(f"unknown status '{status}'")
     if (
         changed
         or "status" not in obj
         or "priority" not in obj
         or "last_interaction_at" not in obj
-        or "blocked_by" in obj
-        or "blocks" in obj
-        or "identity" in obj
-        or "loops_to" in obj
         or next(iter(obj)) != "kind"
     ):
         return canonical(obj), True

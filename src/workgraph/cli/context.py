@@ -43,6 +43,7 @@ class Ctx:
             from ..store.jsonl import JsonlStore
 
             store = JsonlStore(self.wg_dir)
+            store.freeze_gc = True  # one command per process
             if not store.exists():
                 raise NotInitialized()
             self._store = store
