@@ -6,8 +6,6 @@ round trip untouched, and loading 100k records costs one dict each. Pure: no I/O
 
 from __future__ import annotations
 
-import json
-
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost); mypy treats it as True
 if TYPE_CHECKING:
     from typing import Any
@@ -426,7 +424,9 @@ def new_task(task_id: str, title: str, created_at: str) -> Record:
 
 def dumps_line(record: Record) -> str:
     """The compact JSONL form (no spaces, non-ASCII unescaped), without the newline."""
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    from .fastjson import dumps
+
+    return dumps(record)
 
 
 def log_entry(timestamp: str, message: str, actor: str | None = None, user: str | None = None) -> Record:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 
+from .fastjson import dumps, loads
 from .timeutil import format_compact_utc, format_ts, format_usage_ts
 
 TYPE_CHECKING = False
@@ -23,7 +23,7 @@ def append_operation(wg_dir: str, op: str, now: int, **fields: Any) -> None:
             entry[key] = value
     log_dir = os.path.join(wg_dir, "log")
     path = os.path.join(log_dir, "operations.jsonl")
-    line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
+    line = dumps(entry) + "\n"
     try:
         os.makedirs(log_dir, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -67,7 +67,7 @@ def read_operations(wg_dir: str) -> list[dict[str, Any]]:
                 line = line.strip()
                 if line:
                     try:
-                        out.append(json.loads(line))
+                        out.append(loads(line))
                     except ValueError:
                         continue
     except OSError:

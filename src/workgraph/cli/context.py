@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -81,6 +80,8 @@ class Ctx:
             sys.stderr.write(line + "\n")
 
     def emit_json(self, value: Any) -> None:
+        import json
+
         sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
     def mutated(self, op: str, task_id: str | None = None, *, kick: bool = False, **fields: Any) -> None:

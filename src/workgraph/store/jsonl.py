@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import json
 import os
 import sys
 import time
@@ -31,8 +30,9 @@ if TYPE_CHECKING:
 GRAPH_FILE = "graph.jsonl"
 LOCK_FILE = "graph.lock"
 BIG_FILE = 2_000_000  # above this, orjson's faster parse repays its ~16 ms import
-# A line holding any of these was not written compactly by us or the original: re-serialize it.
-_SPACED = (b'": ', b'", "', b'" :', b"{ ", b" }", b"\t", b", {", b"[ ", b' ,"', b"\r")
+# Pretty or hand-spaced JSON always has a space beside a key's colon; a line holding either pattern is
+# re-serialized on the next write (two searches: this runs on every write transaction).
+_SPACED = (b'": ', b'" :')
 
 
 class ParsedGraph:
@@ -68,6 +68,8 @@ def _parse_lines(lines: list[bytes], numbers: list[int], big: bool, filename: st
         return _scan_lines(lines)
     except (ValueError, StopIteration):
         pass
+    import json
+
     for line, n in zip(lines, numbers, strict=True):
         try:
             json.loads(line)
@@ -84,20 +86,17 @@ def _parse_lines(lines: list[bytes], numbers: list[int], big: bool, filename: st
 
 
 def _scan_lines(lines: list[bytes]) -> list[Any]:
-    """json's C scanner on each (already stripped) line: ``json.loads`` without its per-call overhead."""
-    scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-    out: list[Any] = []
-    for raw_line in lines:
-        line = raw_line.decode("utf-8")
-        obj, stop = scan(line, 0)
-        if stop != len(line):
-            raise ValueError("extra data after the JSON value")
-        out.append(obj)
-    return out
+    """json's C scanner on each line (fastjson): ``json.loads`` without importing ``json``."""
+    from ..fastjson import loads
+
+    return [loads(raw_line.decode("utf-8")) for raw_line in lines]
 
 
-def parse_graph(data: bytes | str, filename: str = GRAPH_FILE) -> ParsedGraph:
-    """Parse graph.jsonl content; raise CorruptGraph naming the 1-based physical line."""
+def parse_graph(data: bytes | str, filename: str = GRAPH_FILE, for_write: bool = True) -> ParsedGraph:
+    """Parse graph.jsonl content; raise CorruptGraph naming the 1-based physical line.
+
+    ``for_write=False`` (plain readers) skips finding the lines a rewrite could reuse byte for byte.
+    """
     if isinstance(data, str):
         data = data.encode("utf-8")
     import gc
@@ -105,13 +104,13 @@ def parse_graph(data: bytes | str, filename: str = GRAPH_FILE) -> ParsedGraph:
     gc_was_enabled = gc.isenabled()
     gc.disable()  # records hold no cycles; collections during a big load only cost time
     try:
-        return _parse(data, filename)
+        return _parse(data, filename, for_write)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _parse(data: bytes, filename: str) -> ParsedGraph:
+def _parse(data: bytes, filename: str, for_write: bool = True) -> ParsedGraph:
     big = len(data) > BIG_FILE
     lines, numbers = _split(data)
     objs = _parse_lines(lines, numbers, big, filename)
@@ -124,7 +123,7 @@ def _parse(data: bytes, filename: str) -> ParsedGraph:
         spaced = False
     else:
         dumps = _dumps_bytes
-        spaced = any(p in data for p in _SPACED)
+        spaced = for_write and any(p in data for p in _SPACED)
     records: dict[str, Record] = {}
     raw: dict[str, bytes] = {}
     warnings: list[str] = []
@@ -142,7 +141,7 @@ def _parse(data: bytes, filename: str) -> ParsedGraph:
             )
             raw.pop(rid, None)
         records[rid] = rec
-        if changed:
+        if changed or not for_write:
             continue
         if big:
             if dumps(rec) == line:
@@ -199,7 +198,7 @@ class JsonlStore:
         return os.path.isfile(self.path)
 
     # -- reading ------------------------------------------------------------------------------
-    def _read(self) -> ParsedGraph:
+    def _read(self, for_write: bool = True) -> ParsedGraph:
         try:
             with open(self.path, "rb") as fh:
                 data = fh.read()
@@ -209,7 +208,7 @@ class JsonlStore:
             raise NotInitialized() from None
         except OSError as exc:
             raise WgError(f"Failed to read {self.path}: {exc.strerror}") from None
-        parsed = parse_graph(data)
+        parsed = parse_graph(data, for_write=for_write)
         if self.freeze_gc and len(data) > BIG_FILE:
             import gc
 
@@ -223,7 +222,7 @@ class JsonlStore:
         return parsed
 
     def load(self) -> Graph:
-        return self._read().graph
+        return self._read(for_write=False).graph
 
     # -- writing ------------------------------------------------------------------------------
     def _lock(self) -> int:
