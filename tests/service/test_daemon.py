@@ -48,6 +48,8 @@ def svc(project: Project) -> Iterator[Project]:
 
 
 def wait_for(pred: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> object:
+    # A deadline, not a speed check: scaled up (default x3) so a loaded CI machine cannot make it flaky.
+    timeout *= float(os.environ.get("WG_TEST_TIMEOUT_SCALE", "3"))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = pred()
@@ -293,6 +295,7 @@ def test_dead_agent_entry_reopens_task(svc: Project) -> None:
     """A registry entry whose process is gone (no exit_code) is a death: the task is reopened (5.5)."""
     svc.ok("add", "d", "--id", "d", "--no-place")
     svc.ok("claim", "d", "--actor", "agent-7")
+    svc.ok("pause", "d")  # once reopened it must stay put (no executor would be found for it)
     (svc.wg / "service").mkdir(exist_ok=True)
     reg = {
         "agents": {

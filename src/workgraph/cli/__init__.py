@@ -60,6 +60,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reclaim": ("agents", "Move an in-progress task to another actor"),
     "sweep": ("agents", "Reconcile dead agents and stale claims once"),
     "tui": ("tui", "Interactive terminal view of tasks and agents"),
+    "chat": ("chat", "Chat agents: create, list, send, archive, ..."),
+    "migrate": ("chat_admin", "Migrations of legacy data (chat-rename)"),
 }
 ORDER = list(COMMANDS)
 
@@ -70,26 +72,85 @@ def _version() -> str:
     return f"wg {__version__}"
 
 
-def _top_help(all_cmds: bool = False) -> str:
+HELP_FLAGS = ("-h", "--help", "--help-all", "-a", "--alphabetical")
+
+
+def _usage_counts(wg_dir: str) -> dict[str, int]:
+    """How often each command was run, from the tail of ``usage.log``."""
+    counts: dict[str, int] = {}
+    try:
+        with open(os.path.join(wg_dir, "usage.log"), "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 262_144))
+            data = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return counts
+    for line in data.splitlines():
+        parts = line.split(" ", 1)
+        if len(parts) == 2 and parts[1] in COMMANDS:
+            counts[parts[1]] = counts.get(parts[1], 0) + 1
+    return counts
+
+
+def _help_order(alphabetical: bool, dir_flag: str | None) -> list[str]:
+    """``-a`` sorts by name; otherwise ``[help] ordering``: ``usage`` (default), ``alphabetical``, ``curated``."""
+    if alphabetical:
+        return sorted(ORDER)
+    ordering, counts = "usage", {}
+    try:
+        from ..paths import resolve_wg_dir
+
+        wg_dir = resolve_wg_dir(dir_flag)[0]
+        if os.path.isdir(wg_dir):
+            from ..config import load_config
+
+            ordering = str(load_config(wg_dir, quiet=True).get("help.ordering", "usage"))
+            counts = _usage_counts(wg_dir)
+    except Exception:  # help must always print
+        pass
+    if ordering == "alphabetical":
+        return sorted(ORDER)
+    if ordering != "usage" or not counts:
+        return list(ORDER)
+    rank = {name: i for i, name in enumerate(ORDER)}
+    return sorted(ORDER, key=lambda n: (-counts.get(n, 0), rank[n]))
+
+
+def _subcommand_lines(name: str) -> list[str]:
+    """``--help-all``: a group's subcommands under it (imports that command's module)."""
+    import importlib
+
+    try:
+        cmd = importlib.import_module(f"{__name__}.{COMMANDS[name][0]}").COMMANDS[name]
+    except Exception:  # an unavailable optional module still gets its one-line entry
+        return []
+    return [f"    {sub.name:<16} {sub.help}" for sub in getattr(cmd, "subs", {}).values()]
+
+
+def _top_help(all_cmds: bool = False, alphabetical: bool = False, dir_flag: str | None = None) -> str:
     lines = ["wg — the work OS for human/AI teams", "", "Usage: wg [OPTIONS] <COMMAND>", "", "Commands:"]
-    for name in ORDER:
+    for name in _help_order(alphabetical, dir_flag):
         lines.append(f"  {name:<14} {COMMANDS[name][1]}")
+        if all_cmds:
+            lines += _subcommand_lines(name)
     lines += [
         "",
         "Options:",
         "  --dir <PATH>   Use this .wg directory (or project root)",
         "  --json         Machine-readable output",
-        "  --help-all     Show every command",
+        "  -h, --help     Print help",
+        "  --help-all     Show every command with its subcommands",
         "  -a, --alphabetical  Sort help alphabetically",
         "  --version      Print the version",
     ]
     return "\n".join(lines)
 
 
-def _split_globals(argv: list[str]) -> tuple[str | None, bool, list[str]]:
-    """Global flags given before the command name."""
+def _split_globals(argv: list[str]) -> tuple[str | None, bool, set[str], list[str]]:
+    """Global flags given before the command name: ``--dir``, ``--json`` and the top-level help flags."""
     dir_flag: str | None = None
     json_mode = False
+    top: set[str] = set()
     i = 0
     while i < len(argv):
         tok = argv[i]
@@ -102,20 +163,24 @@ def _split_globals(argv: list[str]) -> tuple[str | None, bool, list[str]]:
         elif tok == "--json":
             json_mode = True
             i += 1
+        elif tok in HELP_FLAGS or tok in ("--version", "-V"):
+            top.add(tok)
+            i += 1
         else:
             break
-    return dir_flag, json_mode, argv[i:]
+    return dir_flag, json_mode, top, argv[i:]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    dir_flag, json_mode, rest = _split_globals(args)
-    if not rest or rest[0] in ("-h", "--help", "--help-all", "-a", "--alphabetical"):
-        sys.stdout.write(_top_help() + "\n")
-        return 0 if rest else 2
-    if rest[0] in ("--version", "-V"):
+    dir_flag, json_mode, top, rest = _split_globals(args)
+    if top & {"--version", "-V"}:
         sys.stdout.write(_version() + "\n")
         return 0
+    if not rest or top:
+        alphabetical = bool(top & {"-a", "--alphabetical"})
+        sys.stdout.write(_top_help("--help-all" in top, alphabetical, dir_flag) + "\n")
+        return 0 if top else 2
     name = rest[0]
     entry = COMMANDS.get(name)
     if entry is None:
@@ -131,6 +196,22 @@ def main(argv: list[str] | None = None) -> int:
     return run_command(module.COMMANDS[name], name, rest[1:], dir_flag, json_mode)
 
 
+def _take_globals(
+    tokens: list[str], dir_flag: str | None, json_mode: bool
+) -> tuple[str | None, bool, list[str]]:
+    """Global flags between a group's name and its subcommand (``wg msg --json list a``)."""
+    while tokens:
+        if tokens[0] == "--json":
+            json_mode, tokens = True, tokens[1:]
+        elif tokens[0] == "--dir" and len(tokens) > 1:
+            dir_flag, tokens = tokens[1], tokens[2:]
+        elif tokens[0].startswith("--dir="):
+            dir_flag, tokens = tokens[0][6:], tokens[1:]
+        else:
+            break
+    return dir_flag, json_mode, tokens
+
+
 def run_command(cmd: object, name: str, tokens: list[str], dir_flag: str | None, json_mode: bool) -> int:
     from .args import Cmd, parse
     from .context import Ctx
@@ -140,6 +221,7 @@ def run_command(cmd: object, name: str, tokens: list[str], dir_flag: str | None,
     ctx: Ctx | None = None
     try:
         while cmd.subs:
+            dir_flag, json_mode, tokens = _take_globals(tokens, dir_flag, json_mode)
             if tokens and tokens[0] in cmd.subs:
                 cmd = cmd.subs[tokens[0]]
                 path += " " + tokens[0]
@@ -177,16 +259,30 @@ def run_command(cmd: object, name: str, tokens: list[str], dir_flag: str | None,
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # a bug: one line unless WG_DEBUG asks for the traceback
+    except Exception as exc:  # a bug: one line; _report adds the traceback when WG_DEBUG asks for it
         _report(f"internal error: {type(exc).__name__}: {exc}", ctx, json_mode)
-        if os.environ.get("WG_DEBUG"):
-            import traceback
-
-            traceback.print_exc()
         return 1
     finally:
         if ctx is not None:
             _after(ctx, name)
+        else:  # help and usage errors are invocations too (spec core 2, usage log)
+            _log_usage_only(dir_flag, name)
+
+
+def _log_usage_only(dir_flag: str | None, name: str) -> None:
+    try:
+        from ..paths import resolve_wg_dir
+
+        wg_dir = resolve_wg_dir(dir_flag)[0]
+    except Exception:
+        return
+    if os.path.isdir(wg_dir):
+        from ..oplog import append_usage
+        from ..timeutil import now_ns
+
+        warning = append_usage(wg_dir, name, now_ns())
+        if warning:
+            sys.stderr.write(warning + "\n")
 
 
 def _report(message: str, ctx: object, json_mode: bool) -> None:

@@ -37,6 +37,7 @@ def _overrides(a: Args) -> dict[str, Any]:
         "executor": a.executor,
         "poll_interval": a.interval,
         "model": a.model,
+        "no_chat_agent": a.get("no_chat_agent") or None,
     }
 
 
@@ -347,7 +348,7 @@ def run_status(ctx: Ctx, a: Args) -> int:
         reply["log"] = log
         ctx.emit_json(reply)
         return 0
-    flags = ", PAUSED" if coord.get("paused") else ""
+    flags = (", FROZEN" if coord.get("frozen") else "") + (", PAUSED" if coord.get("paused") else "")
     lines = [
         f"Service: running (PID {reply.get('pid')})",
         f"Socket: {reply.get('socket')}",
@@ -361,6 +362,8 @@ def run_status(ctx: Ctx, a: Args) -> int:
     ]
     if coord.get("paused"):
         lines.append(f"  Pause reason: {coord.get('pause_reason') or 'paused by user'}")
+    if coord.get("frozen"):
+        lines.append(f"  Frozen PIDs: {coord.get('frozen_pids') or []}")
     if coord.get("last_tick"):
         lines.append(
             f"  Last tick: {coord['last_tick']} (#{coord.get('ticks')}, agents_alive={coord.get('agents_alive')}/"
@@ -369,12 +372,33 @@ def run_status(ctx: Ctx, a: Args) -> int:
         )
     else:
         lines.append("  No ticks yet")
+    lines += _chat_lines(reply.get("chats"))
     lines.append(f"Log: {paths.log}")
     if errors:
         lines.append("  Recent errors:")
         lines += [f"    {e}" for e in errors]
     ctx.out(*lines)
     return 0
+
+
+def _chat_lines(chats: object) -> list[str]:
+    """Chat supervisors in ``wg service status`` (spec chats.md 3); a crash-paused chat says so."""
+    import time
+
+    if not isinstance(chats, dict):
+        return []
+    sups = chats.get("supervisors") or []
+    if not sups:
+        return []
+    lines = [f"Chats: {len(sups)} supervised"]
+    for s in sups:
+        if s.get("state") == "crash-paused":
+            left = max(0, int((s.get("paused_until") or 0) - time.time()))
+            lines.append(
+                f"  Chat {s.get('chat_id')}: crash budget exhausted (3 crashes in last 10 minutes), "
+                f"paused for {left}s"
+            )
+    return lines
 
 
 # -- pause / resume -----------------------------------------------------------------------------
@@ -480,7 +504,14 @@ class _Subs(dict):  # type: ignore[type-arg]
         return [v for k, v in self.items() if k != "daemon"]
 
 
-SERVICE = Cmd("service", "Manage the dispatcher daemon", subs=[START, STOP, STATUS, PAUSE, RESUME])
+def _subs() -> list[Cmd]:
+    from .chat import SERVICE_SUBS
+    from .service_ctl import SUBS
+
+    return [START, STOP, STATUS, PAUSE, RESUME, *SUBS, *SERVICE_SUBS]
+
+
+SERVICE = Cmd("service", "Manage the dispatcher daemon", subs=_subs())
 SERVICE.subs = _Subs(SERVICE.subs)
 SERVICE.subs["daemon"] = DAEMON
 

@@ -8,6 +8,8 @@ from .args import Arg, Cmd, Opt, flag
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..graph import Graph
     from .args import Args
     from .context import Ctx
@@ -184,7 +186,15 @@ def run_done(ctx: Ctx, a: Args) -> int:
     gate_out = run_done_gates(ctx, graph, a)
     if gate_out is not None:
         return gate_out
-    res = ctx.store.transaction(lambda g: done(g, a.task, ctx.now, converged=a.converged), ctx.now)
+    from ..worktree.gate import done_landing_gate
+
+    landing = done_landing_gate(ctx, graph, a)  # worktrees.md 5: dirty check and landing, lock held
+    try:
+        res = ctx.store.transaction(
+            lambda g: done(landing.apply(g), a.task, ctx.now, converged=a.converged), ctx.now
+        )
+    finally:
+        landing.finish()
     tid = a.task
     if not res["changed"]:
         if ctx.json:
@@ -346,8 +356,8 @@ def run_retry(ctx: Ctx, a: Args) -> int:
 
     graph = ctx.store.load()
     task = graph.get(a.task)
-    if task is not None and task.get("status") == "in-progress":
-        _stop_live_agent(ctx, graph, a.task)
+    was_running = task is not None and task.get("status") == "in-progress"
+    stopped = _stop_live_agent(ctx, graph, a.task) if was_running else None
     live = live_agent_ids(ctx.wg_dir, ctx.now)
     res = ctx.store.transaction(
         lambda g: retry(g, a.task, ctx.now, a.reason, a.preserve_session, live), ctx.now
@@ -359,7 +369,16 @@ def run_retry(ctx: Ctx, a: Args) -> int:
             {"id": tid, "status": "open", "attempt": res["attempt"], "cleared_stale_claims": res["cleared"]}
         )
         return 0
-    ctx.out(f"Reset '{tid}' from {res['from']} to open for retry (attempt #{res['attempt']})")
+    if was_running:  # service.md 8.4
+        killed = stopped is not None and stopped.get("result") == "killed"
+        tail = (
+            f"killed agent {stopped.get('agent_id') or stopped.get('killed')} (PID {stopped.get('pid')})"
+            if killed and stopped is not None
+            else "no live agent to kill"
+        )
+        ctx.out(f"Reset '{tid}' from in-progress to open (attempt #{res['attempt']}); {tail}")
+    else:
+        ctx.out(f"Reset '{tid}' from {res['from']} to open for retry (attempt #{res['attempt']})")
     if res["max_retries"] is not None:
         ctx.out(f"  Retries remaining after this: {res['max_retries'] - res['attempt'] + 1}")
     if res["cleared"]:
@@ -369,15 +388,11 @@ def run_retry(ctx: Ctx, a: Args) -> int:
     return 0
 
 
-def _stop_live_agent(ctx: Ctx, graph: Graph, task_id: str) -> None:
+def _stop_live_agent(ctx: Ctx, graph: Graph, task_id: str) -> dict[str, Any] | None:
     """In-progress retry: the service stops the task's live agent first (service.md 8.4)."""
-    import importlib
+    from ..service.agents import stop_agent_for_task
 
-    try:
-        agents = importlib.import_module("workgraph.service.agents")
-    except ImportError:  # the service package lands with issue 4
-        return
-    agents.stop_agent_for_task(ctx.wg_dir, task_id)
+    return stop_agent_for_task(ctx.wg_dir, task_id)
 
 
 _TASK = Arg("task", help="Task id")

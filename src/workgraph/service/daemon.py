@@ -70,6 +70,15 @@ def settings_from(wg_dir: str, overrides: dict[str, Any]) -> Settings:
     s.settling_delay_ms = cfg.get_int("dispatcher.settling_delay_ms", 20)
     s.graph_watch_enabled = cfg.get("dispatcher.graph_watch_enabled", True) is not False
     s.max_retries = cfg.get_int("dispatcher.max_retries", 3)
+    s.max_spawn_failures = cfg.get_int("dispatcher.max_spawn_failures", 5)
+    s.respawn_backoff_secs = cfg.get_int("dispatcher.respawn_backoff_secs", 60)
+    s.zero_output_timeout = cfg.get_int("dispatcher.zero_output_timeout", 300)
+    s.zero_output_max_respawns = cfg.get_int("dispatcher.zero_output_max_respawns", 2)
+    s.reaper_grace_seconds = cfg.get_int("agent.reaper_grace_seconds", 30)
+    try:
+        s.auto_evaluate = cfg.agency_flag("auto_evaluate")
+    except Exception:
+        s.auto_evaluate = False
     for key in ("max_agents", "poll_interval", "executor", "model"):
         if overrides.get(key) is not None:
             setattr(s, key, overrides[key])
@@ -96,6 +105,7 @@ class Daemon:
         self.started_at = format_ts(now_ns())
         self.kill_agents = False
         self.force = False
+        self.frozen_pids: list[int] = []
 
     # -- lifecycle ----------------------------------------------------------------------------
     def run(self) -> int:
@@ -142,6 +152,7 @@ class Daemon:
             self.paths, JsonlStore(self.paths.wg_dir), settings, self.log, self.kick, self._note_own_write
         )
         self._load_dispatcher_state()
+        self.dispatcher.reaper.readopt()
         s = settings
         self.log(
             "INFO",
@@ -150,6 +161,12 @@ class Daemon:
         )
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop.set())
+        from ..chat.manager import ChatManager  # boot step 5: chat supervisors (spec chats.md 5)
+
+        self.chats = ChatManager(
+            self.paths.wg_dir, self.log, no_chat_agent=bool(self.overrides.get("no_chat_agent"))
+        )
+        self.chats.boot()
         self.server.start()
         self.seen_stat = self._graph_stat()
         ticker = threading.Thread(target=self._tick_loop, name="dispatcher", daemon=True)
@@ -157,6 +174,11 @@ class Daemon:
         ticker.start()
         while not self.stop.wait(1.0):
             self._watch()
+            try:
+                if self.dispatcher.reaper.needs_tick():
+                    self.kick()  # an adopted agent's exit, a due timeout or zero-output kill (5.9)
+            except Exception as exc:
+                self.log("WARN", f"adopted-agent check failed: {exc}")
         self._shutdown(ticker)
         return 0
 
@@ -164,9 +186,11 @@ class Daemon:
         self.log("INFO", "Daemon shutting down")
         self.dispatcher.shutting_down = True
         self.server.close()
+        self.chats.shutdown()
         with self.cond:
             self.cond.notify_all()
         ticker.join(timeout=30)
+        self.dispatcher.reaper.drain(8)
         if self.kill_agents:
             self.dispatcher.kill_agents(self.force)
         self._save_dispatcher_state()
@@ -236,6 +260,9 @@ class Daemon:
         self.dispatcher.paused = bool(data.get("paused"))
         reason = data.get("pause_reason")
         self.dispatcher.pause_reason = reason if isinstance(reason, str) else None
+        self.dispatcher.frozen = bool(data.get("frozen"))
+        pids = data.get("frozen_pids")
+        self.frozen_pids = [p for p in pids if isinstance(p, int)] if isinstance(pids, list) else []
 
     def _save_dispatcher_state(self) -> None:
         from .. import __version__
@@ -256,8 +283,8 @@ class Daemon:
             "agents_spawned": d.spawned_last_tick,
             "paused": d.paused,
             "pause_reason": d.pause_reason,
-            "frozen": bool(old.get("frozen", False)),
-            "frozen_pids": old.get("frozen_pids") or [],
+            "frozen": d.frozen,
+            "frozen_pids": self.frozen_pids if d.frozen else [],
             "accumulated_tokens": old.get("accumulated_tokens", 0),
             "cost_tracking": old.get("cost_tracking"),
             "flag_overrides": self.overrides,
@@ -305,6 +332,10 @@ class Daemon:
             self._save_dispatcher_state()
             self.log("INFO", f"Dispatch paused ({self.dispatcher.pause_reason})")
             return {"ok": True, "status": "paused"}
+        if cmd in ("freeze", "thaw", "reconfigure"):
+            from .control import CONTROL
+
+            return CONTROL[cmd](self, req)
         if cmd == "resume":
             self.dispatcher.paused = False
             self.dispatcher.pause_reason = None
@@ -312,6 +343,10 @@ class Daemon:
             self.log("INFO", "Dispatch resumed")
             self.kick()
             return {"ok": True, "status": "resumed"}
+        from .handlers import HANDLERS  # agents and tasks: spawn, agents, kill, heartbeat, ...
+
+        if cmd in HANDLERS:
+            return HANDLERS[cmd](self, req)
         raise InvalidRequest(f"unknown command '{cmd}'")
 
     def status(self) -> dict[str, Any]:
@@ -334,6 +369,8 @@ class Daemon:
                 "enabled": True,
                 "paused": d.paused,
                 "pause_reason": d.pause_reason,
+                "frozen": d.frozen,
+                "frozen_pids": self.frozen_pids if d.frozen else [],
                 "max_agents": s.max_agents,
                 "poll_interval": s.poll_interval,
                 "executor": s.executor,
@@ -344,6 +381,7 @@ class Daemon:
                 "tasks_ready": d.tasks_ready,
                 "agents_spawned_last_tick": d.spawned_last_tick,
             },
+            "chats": self.chats.status() if hasattr(self, "chats") else None,
         }
 
 

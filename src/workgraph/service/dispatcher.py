@@ -1,14 +1,12 @@
 """One dispatcher tick: collect exits, reconcile dead agents, claim and spawn (spec service 5.2-5.5).
 
-This slice runs the ``shell`` executor only: a ready task with ``exec`` becomes ``bash run.sh`` (which runs
-``bash -c <exec>``) in its own session, output in ``$WG/agents/agent-N/output.log``.
+Planning, the agent directory and ``run.sh`` come from ``workgraph.executors`` (spec service 6-7); the agent
+is ``bash $WG/agents/agent-N/run.sh`` in its own session, output in ``$WG/agents/agent-N/output.log``.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shlex
 import signal
 import subprocess
 import threading
@@ -18,8 +16,11 @@ from ..errors import WgError
 from ..graph import Readiness
 from ..model import log_entry
 from ..timeutil import format_ts, now_ns
-from .files import ServicePaths, pid_alive, proc_start_time
-from .registry import LIVE_STATUSES, Registry, entry_live
+from .breaker import BREAKER_TAG, Breaker, spawn_breaker_tripped, spawn_failure_change
+from .files import ServicePaths, proc_start_time
+from .procs import kill_group as _kill_group
+from .reaper import Reaper
+from .registry import Registry, entry_live
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -50,6 +51,12 @@ class Settings:
         self.settling_delay_ms = 20
         self.graph_watch_enabled = True
         self.max_retries = 3
+        self.max_spawn_failures = 5
+        self.respawn_backoff_secs = 60
+        self.zero_output_timeout = 300
+        self.zero_output_max_respawns = 2
+        self.reaper_grace_seconds = 30
+        self.auto_evaluate = False
 
 
 def _priority(task: Record) -> int:
@@ -59,14 +66,22 @@ def _priority(task: Record) -> int:
     return value if isinstance(value, int) else 10
 
 
-def candidates(graph: Graph, now: int) -> tuple[list[Record], int]:
+def _excluded(graph: Graph, task: Record, max_spawn_failures: int) -> bool:
+    """System-task, breaker and deferred-merge exclusions of spec service 5.2 (candidates)."""
+    tags = task.get("tags") or ()
+    if EXCLUDED_TAGS.intersection(tags) or BREAKER_TAG in tags or "deferred" in tags:
+        return True
+    if spawn_breaker_tripped(task, max_spawn_failures):
+        return True
+    if task["id"].startswith("."):
+        return any((graph.get(d) or {}).get("status") == "abandoned" for d in task.get("after") or ())
+    return False
+
+
+def candidates(graph: Graph, now: int, max_spawn_failures: int = 5) -> tuple[list[Record], int]:
     """Ready tasks this dispatcher can run, in spawn order; and the count of all ready tasks."""
     ready = Readiness(graph, now).ready
-    out = [
-        t
-        for t in ready
-        if not t.get("assigned") and t.get("exec") and not EXCLUDED_TAGS.intersection(t.get("tags") or ())
-    ]
+    out = [t for t in ready if not t.get("assigned") and not _excluded(graph, t, max_spawn_failures)]
     out.sort(key=lambda t: (-_priority(t), str(t.get("created_at", "")), t["id"]))
     return out, len(ready)
 
@@ -100,6 +115,13 @@ class Dispatcher:
         self.spawned_last_tick = 0
         self._saturated = False
         self._idle_message = ""
+        self._throttle_logged: dict[str, int] = {}
+        self.last_error: str | None = None
+        self.frozen = False
+        self.reaper = Reaper(self)
+        self.breaker = Breaker(self)
+        self.wake_at: int | None = None  # epoch ns of the next auto_assign grace end (reaper.needs_tick)
+        self.isolation_warned: set[str] = set()
 
     # -- graph writes -------------------------------------------------------------------------
     def _write(self, change: Callable[[Graph], Any]) -> Any:
@@ -114,18 +136,19 @@ class Dispatcher:
         n = self.ticks
         s = self.settings
         self.log("INFO", f"Coordinator tick #{n} starting (max_agents={s.max_agents}, executor={s.executor})")
+        self.last_error = None
         try:
-            self._collect_exits()
-            self._reconcile_registry()
+            self._phase_a()
             alive = self.live_count()
             graph = self.store.load()
             now = now_ns()
-            cands, ready = candidates(graph, now)
+            cands, ready = candidates(graph, now, s.max_spawn_failures)
             self.tasks_ready = ready
             spawned = self._spawn_phase(graph, cands, alive)
             self.agents_alive = alive + spawned
             self.spawned_last_tick = spawned
         except Exception as exc:
+            self.last_error = str(exc)
             self.log("ERROR", f"Coordinator tick error: {exc}")
         finally:
             self.last_tick = format_ts(now_ns())
@@ -135,6 +158,32 @@ class Dispatcher:
             f"spawned={self.spawned_last_tick}",
         )
 
+    def _phase_a(self) -> None:
+        """Spec 5.2 phase A: runs on every tick, paused or saturated too."""
+        from .isolation import sweep
+        from .upkeep import maintain, scaffold
+
+        r = self.reaper
+        r.collect_exits()
+        r.check_liveness()
+        entries = r._entries()  # registry before graph: a working entry's claim is already written
+        graph = self.store.load()
+        r.stop_strays(graph, entries)
+        r.timeouts(entries)
+        if not self.frozen:
+            self.breaker.check(entries)
+        r.reconcile_claims()
+        maintain(self)
+        self._upkeep_step("agency scaffolding", scaffold)
+        self._upkeep_step("worktree sweep", sweep)
+
+    def _upkeep_step(self, what: str, step: Callable[[Dispatcher], object]) -> None:
+        """A failing scaffolding or sweep step is logged; the tick goes on to spawn."""
+        try:
+            step(self)
+        except Exception as exc:
+            self.log("ERROR", f"[dispatcher] {what} failed: {exc}")
+
     def live_count(self) -> int:
         now_s = time.time()
         agents = self.registry.load()["agents"]
@@ -143,7 +192,14 @@ class Dispatcher:
     def _spawn_phase(self, graph: Graph, cands: list[Record], alive: int) -> int:
         if self.paused or self.shutting_down:
             return 0
-        slots = self.settings.max_agents - alive
+        limit = self.breaker.spawn_limit()
+        slots = (
+            self.settings.max_agents - alive
+            if limit is None
+            else min(limit, self.settings.max_agents - alive)
+        )
+        if limit == 0:
+            return 0
         if slots <= 0:
             if not self._saturated:
                 self.log("INFO", f"[dispatcher] Max agents ({self.settings.max_agents}) running, waiting...")
@@ -167,32 +223,99 @@ class Dispatcher:
         for task in cands:
             if spawned >= slots or self.shutting_down:
                 break
+            if not self._throttle_allows(task):
+                continue
             if self._claim_and_spawn(task):
                 spawned += 1
+                if limit == 1:
+                    self.breaker.probe_sent()
         return spawned
+
+    def _throttle_allows(self, task: Record) -> bool:
+        """Respawn throttle (5.6): a task with recent deaths waits or fails; a waiting task uses no slot."""
+        from .outcomes import throttle
+
+        tid = task["id"]
+        verdict, n, at = throttle(task, now_ns(), self.settings.respawn_backoff_secs)
+        if verdict == "spawn":
+            self._throttle_logged.pop(tid, None)
+            return True
+        if verdict == "wait":
+            if self._throttle_logged.get(tid) != n:
+                self._throttle_logged[tid] = n
+                self.log("INFO", f"[dispatcher] {tid}: respawn backoff: {n} deaths in 300s, next attempt after "
+                         f"{format_ts(at or 0)}")  # fmt: skip
+            return False
+
+        def fail_loop(g: Graph) -> None:
+            cur = g.get(tid)
+            if cur is None or cur.get("status") not in ("open", "incomplete") or cur.get("assigned"):
+                return
+            stamp = format_ts(now_ns())
+            entry = log_entry(stamp, f"Failed: rapid respawn loop detected ({n} deaths in 300s window)")
+            g.update(
+                tid,
+                status="failed",
+                failure_class="agent-died",
+                failure_reason=f"Rapid respawn loop: {n} agent deaths in 300 seconds",
+                log=[*(cur.get("log") or []), entry],
+            )
+
+        self._write(fail_loop)
+        return False
 
     # -- claim and spawn (5.3) ----------------------------------------------------------------
     def _claim_and_spawn(self, task: Record) -> bool:
+        from ..executors import dispatch as ex
+
         tid = task["id"]
-        self.log(
-            "INFO",
-            f"[dispatcher] {tid}: SpawnPlan executor=shell (from task.exec), model=none, endpoint=none",
-        )
+        cfg = ex.load(self.paths.wg_dir)
+        if ex.awaits_assignment(task, cfg):
+            return False
+        try:
+            plan, cfg = ex.plan_task(task, self.paths.wg_dir, self.settings, cfg)
+        except ex.ExecutorNotFound as exc:
+            missing = exc
+            self.log("ERROR", f"[dispatcher] {tid}: {missing.message}")
+            self._write(lambda g: ex.fail_missing_program(g, tid, missing, now_ns()))
+            return False
+        except ex.PlanError as exc:
+            err, limit = exc.message, self.settings.max_spawn_failures
+            mode, executor = str(task.get("exec_mode") or "full"), str(self.settings.executor)
+            k = self._write(lambda g: ex.plan_failure_change(g, tid, err, now_ns(), limit, executor, mode))
+            shown = limit if limit > 0 else "unlimited"
+            self.log("WARN", f"[dispatcher] {tid}: Spawn failed (attempt {k}/{shown}): {err}. "
+                     f"exec_mode={mode}, executor={executor}")  # fmt: skip
+            return False
+        self.log("INFO", plan.log_line(tid))
         started = format_ts(now_ns())
-        agent_id = self.registry.reserve({"task_id": tid, "executor": "shell", "started_at": started})
+        entry: dict[str, Any] = {"task_id": tid, "executor": plan.executor, "started_at": started}
+        if plan.model:
+            entry["model"] = plan.model
+        agent_id = self.registry.reserve(entry)
+        spawned_by = f"Spawned by dispatcher --executor {plan.executor}"
+        if plan.model:
+            spawned_by += f" --model {plan.model}"
+
+        audit = ex.audits_dispatch(task, cfg)
 
         def claim(g: Graph) -> Record | None:
             cur = g.get(tid)
             if cur is None or cur.get("status") not in ("open", "incomplete") or cur.get("assigned"):
                 return None
-            return g.update(
+            claimed = g.update(
                 tid,
                 status="in-progress",
                 assigned=agent_id,
                 started_at=started,
                 dispatch_count=int(cur.get("dispatch_count") or 0) + 1,
-                log=[*(cur.get("log") or []), log_entry(started, "Spawned by dispatcher --executor shell")],
+                log=[*(cur.get("log") or []), log_entry(started, spawned_by)],
             )
+            if audit and not cur.get("agent"):
+                from ..agency.scaffold import audit_direct_dispatch
+
+                audit_direct_dispatch(g, tid, now_ns())
+            return claimed
 
         try:
             claimed = self._write(claim)
@@ -203,58 +326,62 @@ class Dispatcher:
             self.registry.delete(agent_id)
             return False
         try:
-            self._start(agent_id, claimed)
+            self._start(agent_id, claimed, plan, cfg)
         except Exception as exc:
-            self._roll_back(agent_id, tid, exc)
+            self._roll_back(agent_id, tid, exc, plan.exec_mode)
             return False
         return True
 
-    def _start(self, agent_id: str, task: Record) -> None:
-        adir = os.path.join(self.paths.agents, agent_id)
-        os.makedirs(adir, exist_ok=False)
-        cmd = str(task["exec"])
-        output = os.path.join(adir, "output.log")
-        run_sh = os.path.join(adir, "run.sh")
-        with open(os.path.join(adir, "prompt.txt"), "w", encoding="utf-8") as fh:
-            fh.write(f"[inline shell task — no LLM prompt; runs: {cmd}]\n")
-        exit_file = os.path.join(adir, "exit_code")
-        with open(run_sh, "w", encoding="utf-8") as fh:
-            fh.write(
-                "#!/bin/bash\n"
-                f"# wg shell agent {agent_id} for task {task['id']}\n"
-                f"cd {shlex.quote(self.paths.root)} || exit 1\n"
-                f"bash -c {shlex.quote(cmd)}\n"
-                "code=$?\n"
-                f'printf "%s\\n" "$code" > {shlex.quote(exit_file + ".tmp")} && '
-                f"mv -f {shlex.quote(exit_file + '.tmp')} {shlex.quote(exit_file)}\n"
-                'exit "$code"\n'
+    def _start(self, agent_id: str, task: Record, plan: Any = None, cfg: Any = None) -> None:
+        """Prepare the agent directory (5.3 step 4), start ``bash run.sh`` (5) and register it (6). Without a
+        plan (``wg spawn``) the task is planned here with the reserved entry's executor and model."""
+        from ..executors import dispatch as ex
+        from ..executors.prepare import record_pid
+
+        if plan is None:
+            reserved = self.registry.load()["agents"].get(agent_id) or {}
+            plan, cfg = ex.plan_task(
+                task,
+                self.paths.wg_dir,
+                self.settings,
+                spawn_executor=reserved.get("executor") if not task.get("exec") else None,
+                spawn_model=reserved.get("model"),
             )
-        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
-        env.update(WG_TASK_ID=task["id"], WG_AGENT_ID=agent_id, WG_DIR=self.paths.wg_dir)
-        with open(output, "ab") as out:
-            proc = subprocess.Popen(
-                ["bash", run_sh],
-                cwd=self.paths.root,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
+        from . import isolation
+
+        target = isolation.target_for(self, task, plan.kind, plan.exec_mode, cfg)
+        info = isolation.prepare(self, agent_id, task["id"], target) if target else None
+        try:
+            launch = ex.prepare(
+                plan,
+                task,
+                self.store.load(),
+                agent_id=agent_id,
+                wg_dir=self.paths.wg_dir,
+                base_env={k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV},
+                spawn_epoch=int(time.time()),
+                cfg=cfg,
+                worktree=info.env(self.paths.root) if info else None,
+                worktree_meta=info.metadata() if info else None,
+                warn=lambda line: self.log("WARN", f"[dispatcher] {task['id']}: {line}"),
             )
+            with open(launch.output, "ab") as out:
+                proc = subprocess.Popen(
+                    launch.argv,
+                    cwd=launch.cwd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=launch.env,
+                    start_new_session=True,
+                )
+        except BaseException:
+            if info is not None:
+                isolation.discard_fresh(self, info)
+            raise
         with self.children_lock:
             self.children[agent_id] = proc
-        meta = {
-            "agent_id": agent_id,
-            "pid": proc.pid,
-            "task_id": task["id"],
-            "executor": "shell",
-            "model": None,
-            "started_at": task.get("started_at"),
-            "timeout_secs": None,
-            "artifacts_at_spawn": list(task.get("artifacts") or []),
-        }
-        with open(os.path.join(adir, "metadata.json"), "w", encoding="utf-8") as fh:
-            json.dump(meta, fh, indent=2)
+        record_pid(launch.agent_dir, proc.pid)
         try:
             self.registry.update(
                 agent_id,
@@ -263,7 +390,9 @@ class Dispatcher:
                 pid_start_time=proc_start_time(proc.pid),
                 status="working",
                 last_heartbeat=format_ts(now_ns()),
-                output_file=output,
+                output_file=launch.output,
+                executor=plan.executor,
+                model=plan.model,
             )
         except Exception:
             _kill_group(proc.pid, signal.SIGKILL)
@@ -275,216 +404,30 @@ class Dispatcher:
         proc.wait()
         self.on_exit()
 
-    def _roll_back(self, agent_id: str, tid: str, exc: Exception) -> None:
+    def _roll_back(self, agent_id: str, tid: str, exc: Exception, exec_mode: str = "shell") -> None:
+        """Spec 5.3 step 7 and 5.8: revert the claim, count the failure, trip the breaker at the limit."""
         self.log("ERROR", f"[dispatcher] {tid}: Spawn failed, reverting claim: {exc}")
-
-        def revert(g: Graph) -> None:
-            cur = g.get(tid)
-            if cur is None or cur.get("assigned") != agent_id:
-                return
-            stamp = format_ts(now_ns())
-            g.update(
-                tid,
-                status="open",
-                assigned=None,
-                started_at=None,
-                log=[*(cur.get("log") or []), log_entry(stamp, f"Spawn failed, reverting claim: {exc}")],
+        entry = self.registry.load()["agents"].get(agent_id) or {}
+        executor = str(entry.get("executor") or "shell")
+        limit = self.settings.max_spawn_failures
+        k = self._write(
+            lambda g: spawn_failure_change(g, tid, agent_id, str(exc), now_ns(), limit, executor, exec_mode)
+        )
+        shown = limit if limit > 0 else "unlimited"
+        self.log(
+            "WARN",
+            f"[dispatcher] Spawn failed (attempt {k}/{shown}): {exc}. exec_mode={exec_mode}, executor={executor}",
+        )
+        if limit > 0 and k >= limit:
+            self.log(
+                "WARN",
+                f"[dispatcher] {tid}: Circuit breaker tripped: spawn failed {k} times. Last error: {exc}.",
             )
-
-        self._write(revert)
         self.registry.update(
             agent_id, status="dead", death_reason="spawn-failed", completed_at=format_ts(now_ns())
         )
 
-    # -- exits and deaths (5.4, 5.5) ----------------------------------------------------------
-    def _collect_exits(self) -> None:
-        with self.children_lock:
-            finished = [(a, p) for a, p in self.children.items() if p.poll() is not None]
-            for agent_id, _ in finished:
-                del self.children[agent_id]
-        entries = self.registry.load()["agents"]
-        for agent_id, proc in finished:
-            entry = entries.get(agent_id) or {}
-            self._complete(
-                agent_id,
-                str(entry.get("task_id", "")),
-                int(proc.returncode or 0) if proc.returncode >= 0 else 128 - proc.returncode,
-            )
-
-    def _complete(self, agent_id: str, tid: str, code: int) -> None:
-        def change(g: Graph) -> str:
-            from ..transitions import done, fail
-
-            cur = g.get(tid)
-            if cur is None:
-                return "missing"
-            if cur.get("status") != "in-progress" or cur.get("assigned") != agent_id:
-                return str(cur.get("status"))
-            stamp = format_ts(now_ns())
-            if code == 0:
-                g.update(
-                    tid,
-                    log=[
-                        *(cur.get("log") or []),
-                        log_entry(stamp, "Execution completed successfully", agent_id),
-                    ],
-                )
-                try:
-                    return str(done(g, tid, now_ns())["task"].get("status"))
-                except WgError as exc:
-                    cur = g.get(tid) or cur
-                    g.update(
-                        tid,
-                        status="open",
-                        assigned=None,
-                        started_at=None,
-                        log=[*(cur.get("log") or []), log_entry(stamp, f"Could not complete: {exc.message}")],
-                    )
-                    return "open"
-            g.update(
-                tid,
-                log=[
-                    *(cur.get("log") or []),
-                    log_entry(stamp, f"Execution failed with exit code {code}", agent_id),
-                ],
-            )
-            fail(
-                g,
-                tid,
-                now_ns(),
-                reason=f"Command exited with code {code}",
-                failure_class="agent-exit-nonzero",
-            )
-            return "failed"
-
-        try:
-            status = self._write(change)
-        except WgError as exc:
-            self.log("ERROR", f"[dispatcher] {agent_id}: completion of '{tid}' failed: {exc.message}")
-            status = "failed"
-        reg_status = (
-            "done"
-            if status in ("done", "pending-eval")
-            else "failed"
-            if code != 0 or "failed" in status
-            else "dead"
-        )
-        self.registry.update(agent_id, status=reg_status, exit_code=code, completed_at=format_ts(now_ns()))
-        self.log("INFO", f"[dispatcher] Agent {agent_id} for task '{tid}' exited with code {code}")
-
-    def _reconcile_registry(self) -> None:
-        """Entries with a live status whose process is gone and is not ours to reap: exit_code file or death."""
-        now_s = time.time()
-        with self.children_lock:
-            ours = set(self.children)
-        for agent_id, entry in list(self.registry.load()["agents"].items()):
-            if agent_id in ours or not isinstance(entry, dict) or entry.get("status") not in LIVE_STATUSES:
-                continue
-            if entry_live(entry, now_s):
-                continue
-            tid = str(entry.get("task_id", ""))
-            code = _read_exit_code(os.path.join(self.paths.agents, agent_id, "exit_code"))
-            if code is not None:
-                self._complete(agent_id, tid, code)
-            else:
-                self._death(agent_id, entry, tid)
-
-    def _death(self, agent_id: str, entry: dict[str, Any], tid: str) -> None:
-        pid = entry.get("pid")
-        reused = isinstance(pid, int) and pid_alive(pid)
-        cause = (
-            f"Task unclaimed: agent '{agent_id}' dead (PID reused by different process)"
-            if reused
-            else f"Task unclaimed: agent '{agent_id}' never started"
-            if not pid
-            else f"Task unclaimed: agent '{agent_id}' (PID {pid}) process exited"
-        )
-
-        def change(g: Graph) -> None:
-            cur = g.get(tid)
-            if cur is None or cur.get("status") != "in-progress" or cur.get("assigned") != agent_id:
-                return
-            stamp = format_ts(now_ns())
-            retries = int(cur.get("retry_count") or 0)
-            limit = cur.get("max_retries")
-            limit = limit if isinstance(limit, int) else self.settings.max_retries
-            log = list(cur.get("log") or [])
-            if retries < limit:
-                log.append(log_entry(stamp, cause))
-                g.update(tid, status="open", assigned=None, started_at=None, retry_count=retries + 1, log=log)
-            else:
-                what = cause.split(f"agent '{agent_id}' ", 1)[1]
-                reason = f"Retry limit reached (max_retries={limit}): agent '{agent_id}' {what} on attempt {retries + 1}"
-                log.append(log_entry(stamp, reason))
-                g.update(tid, status="failed", failure_class="agent-died", failure_reason=reason, log=log)
-
-        self._write(change)
-        self.registry.update(agent_id, status="dead", death_reason=cause, completed_at=format_ts(now_ns()))
-        self.log("WARN", f"[dispatcher] {cause} (task '{tid}')")
-
     # -- shutdown -----------------------------------------------------------------------------
     def kill_agents(self, force: bool) -> None:
         """Stop every live agent (group SIGTERM, 5 s, SIGKILL) and reopen its task (spec 3.3)."""
-        now_s = time.time()
-        entries = {
-            a: e
-            for a, e in self.registry.load()["agents"].items()
-            if isinstance(e, dict) and entry_live(e, now_s)
-        }
-        for e in entries.values():
-            if isinstance(e.get("pgid"), int):
-                _kill_group(e["pgid"], signal.SIGKILL if force else signal.SIGTERM)
-        deadline = time.monotonic() + (0 if force else 5)
-        while time.monotonic() < deadline and any(_group_alive(e.get("pgid")) for e in entries.values()):
-            time.sleep(0.05)
-        for e in entries.values():
-            if _group_alive(e.get("pgid")):
-                _kill_group(e["pgid"], signal.SIGKILL)
-        with self.children_lock:
-            for proc in self.children.values():
-                try:
-                    proc.wait(timeout=1)
-                except subprocess.TimeoutExpired:
-                    pass
-            self.children.clear()
-        for agent_id, e in entries.items():
-            tid = str(e.get("task_id", ""))
-            msg = f"Task unclaimed: agent '{agent_id}' was killed (service stop --kill-agents)"
-
-            def change(g: Graph, tid: str = tid, agent_id: str = agent_id, msg: str = msg) -> None:
-                cur = g.get(tid)
-                if cur is None or cur.get("status") != "in-progress" or cur.get("assigned") != agent_id:
-                    return
-                log = [*(cur.get("log") or []), log_entry(format_ts(now_ns()), msg)]
-                g.update(tid, status="open", assigned=None, started_at=None, log=log)
-
-            self._write(change)
-            self.registry.update(
-                agent_id, status="dead", death_reason="killed", completed_at=format_ts(now_ns())
-            )
-
-
-def _read_exit_code(path: str) -> int | None:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read().strip()
-    except OSError:
-        return None
-    return int(text) if text.lstrip("-").isdigit() else None
-
-
-def _kill_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _group_alive(pgid: object) -> bool:
-    if not isinstance(pgid, int):
-        return False
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+        self.reaper.kill_all(force)

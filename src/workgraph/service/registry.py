@@ -10,7 +10,7 @@ import json
 import os
 import re
 
-from .files import ServicePaths, same_process
+from .files import ServicePaths, proc_start_time, same_process
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -79,7 +79,9 @@ class Registry:
             n = max(int(data["next_agent_id"]), 1 + self.highest_agent_dir())
             data["next_agent_id"] = n + 1
             agent_id = f"agent-{n}"
-            data["agents"][agent_id] = {"id": agent_id, "status": "starting", **entry}
+            # who is spawning it: a starting entry whose spawner died is known dead at once (5.9)
+            spawner = {"spawner_pid": os.getpid(), "spawner_start_time": proc_start_time(os.getpid())}
+            data["agents"][agent_id] = {"id": agent_id, "status": "starting", **spawner, **entry}
             return agent_id
 
         return self.transaction(change)
