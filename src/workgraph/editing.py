@@ -416,7 +416,7 @@ def unpause(graph: Graph, task_id: str, mode: str, publish: bool, now: int, user
     if mode == "only":
         missing = _dangling(graph, task)
         if missing:
-            lines = [f"'{d}'" + (f" (did you mean '{g}'?)" if g else "") for d, g in missing]
+            lines = [f"'{d}'" for d, _guess in missing]  # spec 11.11: bare ids here, hints only for subgraphs
             raise WgError(f"Cannot {verb} task '{task_id}': dangling dependencies:\n  " + "\n  ".join(lines))
         scope = [task_id]
     else:

@@ -9,7 +9,7 @@ NAMES = (".wg", ".workgraph")
 
 def _from_given(path: str) -> str:
     base = os.path.basename(os.path.normpath(path))
-    if base in NAMES or "graph.jsonl" in path:
+    if base in NAMES or os.path.isfile(os.path.join(path, "graph.jsonl")):
         return path
     for name in NAMES:
         if os.path.isdir(os.path.join(path, name)):

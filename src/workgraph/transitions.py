@@ -233,7 +233,7 @@ def fail(
 def abandon(
     graph: Graph, task_id: str, now: int, reason: str | None = None, superseded_by: list[str] | None = None
 ) -> dict[str, Any]:
-    task = require(graph, task_id)
+    task = require(graph, task_id, suggest=False)  # spec core 1.1: no did-you-mean for abandon
     status = task.get("status", "open")
     if status == "done":
         raise WgError(f"Task '{task_id}' is already done and cannot be abandoned")
@@ -281,7 +281,7 @@ def retry(
 
     ``live_agents``: ids of agents known alive to the registry; None means no registry (all unknown).
     """
-    task = require(graph, task_id)
+    task = require(graph, task_id, suggest=False)  # spec core 1.1: no did-you-mean for retry
     status = task.get("status", "open")
     if status not in ("failed", "incomplete", "in-progress"):
         raise WgError(

@@ -102,6 +102,26 @@ def scaffold_assignments(graph: Graph, config: Any, now: int) -> list[str]:
     return changed
 
 
+def assignment_due(graph: Graph, config: Any, now: int) -> int | None:
+    """When the next ``.assign-*`` becomes due: the earliest end of a grace period still running (epoch ns),
+    so the service can tick then. None when no task waits for its grace period."""
+    if not config.agency_flag("auto_assign"):
+        return None
+    grace = _num(config, "agency.auto_assign_grace_seconds", 10.0) * _NS
+    due: int | None = None
+    for task in Readiness(graph, now).ready:
+        tid = task["id"]
+        if is_system(tid) or is_shell(task) or task.get("agent") or task.get("assigned"):
+            continue
+        if NO_ASSIGN_TAGS.intersection(task.get("tags") or ()) or graph.get(".assign-" + tid) is not None:
+            continue
+        since = _ready_since(graph, task)
+        if since is not None and now - since < grace:
+            at = since + int(grace)
+            due = at if due is None else min(due, at)
+    return due
+
+
 def audit_direct_dispatch(graph: Graph, task_id: str, now: int) -> str | None:
     """9.3: a task spawned without an agent gets a ``done`` audit ``.assign-<task>`` (no edge), once."""
     aid = ".assign-" + task_id

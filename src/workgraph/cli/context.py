@@ -69,6 +69,18 @@ class Ctx:
         return self.env("WG_USER") or self.env("USER") or "unknown"
 
     # -- output -------------------------------------------------------------------------------
+    @property
+    def colour(self) -> bool:
+        """Spec core 1.2: colour on a TTY or with ``CLICOLOR_FORCE``, never with ``NO_COLOR``."""
+        if self.env("NO_COLOR"):
+            return False
+        if self.env("CLICOLOR_FORCE") not in ("", "0"):
+            return True
+        try:
+            return sys.stdout.isatty()
+        except (AttributeError, ValueError):
+            return False
+
     @staticmethod
     def out(*lines: str) -> None:
         for line in lines:
@@ -88,6 +100,16 @@ class Ctx:
         """Record an operation and remember to nudge the dispatcher once the command ends."""
         from ..oplog import append_operation
 
-        append_operation(self.wg_dir, op, self.now, task_id=task_id, **fields)
+        # Spec core 2 keys are timestamp, op, task_id, actor, user, detail: any other field a caller
+        # passes (agent=, reason=, ...) belongs in detail rather than being dropped.
+        actor = fields.pop("actor", None)
+        user = fields.pop("user", None) or self.user
+        detail = fields.pop("detail", None)
+        extra = {k: v for k, v in fields.items() if v is not None}
+        if extra:
+            detail = (
+                {**detail, **extra} if isinstance(detail, dict) else {**extra} if detail is None else detail
+            )
+        append_operation(self.wg_dir, op, self.now, task_id=task_id, actor=actor, user=user, detail=detail)
         if kick or self.notify_kind is None:
             self.notify_kind = "kick_dispatcher" if kick else "graph_changed"

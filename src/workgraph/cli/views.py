@@ -31,7 +31,11 @@ def _future(ts: object, now: int) -> int | None:
 # -- list ---------------------------------------------------------------------------------------
 
 
-def list_line(task: Record, now: int) -> str:
+def _paint(text: str, code: str, colour: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if colour else text
+
+
+def list_line(task: Record, now: int, colour: bool = False) -> str:
     parts = [
         f"{STATUSES.get(task.get('status', 'open'), ('[?]',))[0]} {task['id']} - {task.get('title', '')}"
     ]
@@ -41,7 +45,7 @@ def list_line(task: Record, now: int) -> str:
     if task.get("paused"):
         parts.append("[PAUSED]")
     if task.get("verify_failures"):
-        parts.append(f"[V!{task['verify_failures']}]")
+        parts.append(_paint(f"[V!{task['verify_failures']}]", "33", colour))  # yellow
     nb = _future(task.get("not_before"), now)
     if nb is not None:
         parts.append(f"[delayed {countdown(nb)}]")
@@ -49,7 +53,7 @@ def list_line(task: Record, now: int) -> str:
     if ra is not None:
         parts.append(f"[ready in {countdown(ra)}]")
     if task.get("cron_schedule"):
-        parts.append(f"[cron: {task['cron_schedule']}]")
+        parts.append(_paint(f"[cron: {task['cron_schedule']}]", "36", colour))  # cyan
     if task.get("tags"):
         parts.append(f"[{', '.join(task['tags'])}]")
     return " ".join(parts)
@@ -96,7 +100,8 @@ def run_list(ctx: Ctx, a: Args) -> int:
         return 0
     import sys
 
-    sys.stdout.write("".join(list_line(t, ctx.now) + "\n" for t in rows))
+    colour = ctx.colour
+    sys.stdout.write("".join(list_line(t, ctx.now, colour) + "\n" for t in rows))
     return 0
 
 
