@@ -203,8 +203,9 @@ def _check_value(key: str, kind: str, value: Any) -> None:
         if t is not bool:
             raise _wrong(key, kind)
     elif kind == OBJ:
-        if t is not dict and not (key == "cycle_config" and t is dict):
+        if t is not dict:
             raise _wrong(key, kind)
+        check_nested(key, value)
     elif kind == LOGS:
         if t is not list:
             raise _wrong(key, kind)
@@ -222,15 +223,55 @@ _STR_TYPE = {str}
 _LEGACY_KEYS = ("blocked_by", "blocks", "identity", "loops_to")
 
 
+def _number(v: Any) -> bool:
+    return type(v) is int or type(v) is float
+
+
+# Nested keys whose type the readers rely on (spec core 3.2-3.3): key -> (check, words).
+_NESTED: dict[str, dict[str, tuple[Any, str]]] = {
+    "estimate": {"hours": (_number, "a number"), "cost": (_number, "a number")},
+    "token_usage": {
+        k: (_number, "a number")
+        for k in (
+            "cost_usd", "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"
+        )
+    },
+    "cycle_config": {
+        "max_iterations": (lambda v: type(v) is int, "an integer"),
+        "delay": (lambda v: type(v) is str, "a string"),
+        "no_converge": (lambda v: type(v) is bool, "a boolean"),
+        "restart_on_failure": (lambda v: type(v) is bool, "a boolean"),
+        "max_failure_restarts": (lambda v: type(v) is int, "an integer"),
+        "guard": (lambda v: v == "Always" or type(v) is dict, "\"Always\" or an object"),
+    },
+    "wait_condition": {
+        "mode": (lambda v: v in ("all", "any"), "\"all\" or \"any\""),
+        "conditions": (lambda v: type(v) is list and all(type(c) is dict for c in v), "a list of objects"),
+    },
+}  # fmt: skip
+
+
+def check_nested(key: str, value: dict[str, Any]) -> None:
+    """Raise RecordError when a nested key of a known object has the wrong type."""
+    rules = _NESTED.get(key)
+    if not rules:
+        return
+    for sub, sub_value in value.items():
+        rule = rules.get(sub)
+        if rule is not None and sub_value is not None and not rule[0](sub_value):
+            raise RecordError(f'"{key}.{sub}" must be {rule[1]}')
+
+
 class _Layout:
     """What a canonical record with this exact key sequence must look like (types by position)."""
 
-    __slots__ = ("lists", "log", "types")
+    __slots__ = ("lists", "log", "nested", "types")
 
     def __init__(self, keys: tuple[str, ...]) -> None:
         self.types = (str, *(_PY_TYPE[k] for k in keys[1:]))
         self.lists = tuple(k for k in keys if k in _LIST_OF_STR)
         self.log = "log" in keys
+        self.nested = tuple(k for k in keys if k in _NESTED)
 
 
 _LAYOUTS: dict[tuple[str, ...], _Layout | None] = {}
@@ -271,6 +312,8 @@ def normalize(obj: Any) -> tuple[Record, bool]:
                     break
             else:
                 if not lay.log or all(type(e) is dict and type(e.get("message")) is str for e in obj["log"]):
+                    for k in lay.nested:
+                        check_nested(k, obj[k])
                     return obj, False
     return _normalize_full(obj)
 
@@ -314,6 +357,8 @@ def _normalize_full(obj: Any) -> tuple[Record, bool]:
                     raise _wrong(key, LIST)
             elif key == "log":
                 _check_value(key, LOGS, value)
+            elif key in _NESTED:
+                check_nested(key, value)  # type: ignore[arg-type]
             elif key == "status" and value not in STATUSES:
                 if value != "pending-review":
                     raise RecordError(f"unknown status '{value}'")

@@ -262,3 +262,24 @@ def test_add_no_place_writes_exactly_the_spec_line(project: Project) -> None:
     )
     row = json.loads(text)
     assert row["created_at"] == row["last_interaction_at"]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ('"cycle_config":{"max_iterations":"x"}', '"cycle_config.max_iterations" must be an integer'),
+        ('"estimate":{"hours":"two"}', '"estimate.hours" must be a number'),
+        ('"wait_condition":{"mode":"some","conditions":[]}', '"wait_condition.mode" must be "all" or "any"'),
+    ],
+)
+def test_wrong_nested_type_is_a_corrupt_line(project: Project, row: str, message: str) -> None:
+    """A known nested key with the wrong type fails the load (spec core 3.1), not a later command."""
+    project.ok("add", "a", "--no-place")
+    line = '{"kind":"task","id":"b","title":"B","status":"open","priority":10,' + row + "}\n"
+    with project.graph_path.open("a") as fh:
+        fh.write(line)
+    before = project.graph_bytes()
+    for args in (("show", "b"), ("list",), ("add", "c", "--no-place")):
+        r = project.fails(*args)
+        assert f"Error: graph.jsonl:2: {message}" in r.err
+    assert project.graph_bytes() == before

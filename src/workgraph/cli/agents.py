@@ -416,5 +416,10 @@ COMMANDS = {
             Opt("--to", dest="to_actor", metavar="ACTOR", help="New assignee"),
         ],
     ),
-    "sweep": Cmd("sweep", "Reconcile dead agents and stale claims once", run_sweep, opts=[flag("--dry-run")]),
+    "sweep": Cmd(
+        "sweep",
+        "Reconcile dead agents and stale claims once",
+        run_sweep,
+        opts=[flag("--dry-run", help="Only show what would change")],
+    ),
 }
