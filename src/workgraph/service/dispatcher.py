@@ -2,6 +2,7 @@
 
 Planning, the agent directory and ``run.sh`` come from ``workgraph.executors`` (spec service 6-7); the agent
 is ``bash $WG/agents/agent-N/run.sh`` in its own session, output in ``$WG/agents/agent-N/output.log``.
+Agency scaffolding runs in phase A (``upkeep.scaffold``); worktree isolation is in ``isolation``.
 """
 
 from __future__ import annotations
