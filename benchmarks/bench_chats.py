@@ -17,36 +17,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
-PY = sys.executable
-WG = shutil.which("wg", path=os.path.dirname(PY)) or shutil.which("wg") or "wg"
-TICKS = os.sysconf("SC_CLK_TCK")
+import benchlib
+from benchlib import TICKS, cpu_ticks, emit, rss_kib
 
 
-def emit(name: str, value: float, unit: str, ratio: float) -> None:
-    print(f"{name} {value:.3f} {unit} {ratio:.2f}", flush=True)
-
-
-class Repo:
+class Repo(benchlib.Repo):
     def __init__(self, base: str, name: str, handler: str) -> None:
-        self.root = os.path.join(base, name)
-        os.makedirs(self.root)
-        subprocess.run(["git", "init", "-q", self.root], check=True)
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("WG_")}
-        self.env["HOME"] = base
-        self.wg("init", "--no-agency")
+        super().__init__(base, name)
         with open(os.path.join(self.root, ".wg", "config.toml"), "a") as fh:
             fh.write(f'\n[chat]\nhandler = "{handler}"\n\n[dispatcher]\nmax_coordinators = 100000\n')
-
-    def wg(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [WG, *args], cwd=self.root, env=self.env, capture_output=True, text=True, check=check
-        )
 
     def daemon_pid(self) -> int:
         with open(os.path.join(self.root, ".wg", "service", "daemon.lock")) as fh:
@@ -59,17 +43,7 @@ class Repo:
 
 
 def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+    return cpu_ticks(pid) / TICKS
 
 
 def idle_cost(repo: Repo, seconds: float) -> tuple[float, int]:

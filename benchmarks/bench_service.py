@@ -29,29 +29,11 @@ import sys
 import tempfile
 import time
 
-PY = sys.executable
-WG = shutil.which("wg", path=os.path.dirname(PY)) or shutil.which("wg") or "wg"
-TICKS = os.sysconf("SC_CLK_TCK")
+import benchlib
+from benchlib import TICKS, cpu_ticks, emit, rss_kib
 
 
-def emit(name: str, value: float, unit: str, ratio: float) -> None:
-    print(f"{name} {value:.3f} {unit} {ratio:.2f}", flush=True)
-
-
-class Repo:
-    def __init__(self, base: str, name: str) -> None:
-        self.root = os.path.join(base, name)
-        os.makedirs(self.root)
-        subprocess.run(["git", "init", "-q", self.root], check=True)
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("WG_")}
-        self.env["HOME"] = base
-        self.wg("init", "--no-agency")
-
-    def wg(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [WG, *args], cwd=self.root, env=self.env, capture_output=True, text=True, check=check
-        )
-
+class Repo(benchlib.Repo):
     @property
     def graph(self) -> str:
         return os.path.join(self.root, ".wg", "graph.jsonl")
@@ -147,29 +129,15 @@ def bench_throughput(base: str, count: int, start_s: float, done_s: float) -> No
     emit("per_task_overhead", overhead * 1000, "ms", overhead / (done_s + start_s))
 
 
-def _cpu_ticks(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
-
-
-def _rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def idle_sample(repo: Repo, seconds: float) -> tuple[float, float]:
     repo.wg("service", "start")
     try:
         pid = repo.daemon_pid()
         time.sleep(1.0)  # past the first tick
-        c0, t0 = _cpu_ticks(pid), time.monotonic()
+        c0, t0 = cpu_ticks(pid), time.monotonic()
         time.sleep(seconds)
-        c1, t1 = _cpu_ticks(pid), time.monotonic()
-        rss = _rss_kib(pid)
+        c1, t1 = cpu_ticks(pid), time.monotonic()
+        rss = rss_kib(pid)
     finally:
         repo.stop()
     return (c1 - c0) / TICKS / (t1 - t0) * 100, rss / 1024

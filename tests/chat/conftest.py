@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests import daemon_helpers
 from tests.conftest import Project
+from tests.daemon_helpers import daemon_pids, pid_alive
 
 FAKE = Path(__file__).with_name("fake_handler.py")
 
@@ -94,30 +96,8 @@ class ChatProject(Project):
         return [json.loads(x) for x in p.read_text().splitlines() if x.strip()] if p.exists() else []
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def wait_for(pred: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
-    # A deadline, not a speed check: scaled up (default x3) so a loaded CI machine cannot make it flaky.
-    timeout *= float(os.environ.get("WG_TEST_TIMEOUT_SCALE", "3"))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    return daemon_helpers.wait_for(pred, timeout, what, interval=0.25)
 
 
 def holds(pred: Callable[[], object], seconds: float, what: str = "condition") -> None:
@@ -153,18 +133,7 @@ def chatp(project: Project) -> Iterator[ChatProject]:
         p.env.pop(k, None)
     _install_fake(p)
     yield p
-    service = p.wg / "service"
-    pids: set[int] = set()
-    try:
-        pids.add(int((service / "daemon.lock").read_text().strip()))
-    except (OSError, ValueError):
-        pass
-    try:
-        pid = json.loads((service / "state.json").read_text()).get("pid")
-        if isinstance(pid, int):
-            pids.add(pid)
-    except (OSError, ValueError):
-        pass
+    pids = daemon_pids(p.wg)
     if pids:
         p.run("service", "stop", timeout=30)
     for pid in pids:

@@ -191,9 +191,13 @@ def test_gc_rules(project: Project) -> None:
     assert [row["id"] for row in project.rows()] == ["keep", "user", "x", "y"]
 
 
-def test_gc_worktrees_not_yet(project: Project) -> None:
-    r = project.fails("gc", "--worktrees")
-    assert "worktree" in r.err
+def test_gc_worktrees_only_worktrees(project: Project) -> None:
+    """worktrees.md 7: with --worktrees, wg gc handles worktrees only (full tests: tests/worktree)."""
+    _add(project, "ab")
+    project.ok("abandon", "ab")
+    r = project.ok("gc", "--worktrees")
+    assert r.out.strip() == "No agent worktrees."
+    assert [row["id"] for row in project.rows()] == ["ab"]
 
 
 # -- incomplete ---------------------------------------------------------------------------------

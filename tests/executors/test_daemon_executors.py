@@ -7,13 +7,14 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import WG_BIN, Project
-from tests.service.test_daemon import _kill_group, started_pid, wait_for
+from tests.daemon_helpers import started_pid, svc, wait_for
+
+__all__ = ["svc"]  # the fixture: daemon and agents killed at the end, even on failure
 
 SECRET = "sk-test-secret"
 NO_WORK = "Agent exited 0 without producing any work (no wg log, no artifacts, no diff, no commits)"
@@ -39,23 +40,6 @@ if [ "$1" = native-exec ]; then
 fi
 exec {real} "$@"
 """
-
-
-@pytest.fixture
-def svc(project: Project) -> Iterator[Project]:
-    """A project whose daemon and agents are always killed at the end, even on failure."""
-    yield project
-    service = project.wg / "service"
-    try:
-        _kill_group(int((service / "daemon.lock").read_text().strip()))
-    except (OSError, ValueError):
-        pass
-    try:
-        agents = json.loads((service / "registry.json").read_text()).get("agents", {})
-    except (OSError, ValueError):
-        agents = {}
-    for entry in agents.values():
-        _kill_group(entry.get("pgid"))
 
 
 def fakes(p: Project, *, claude: bool = True, native: bool = False) -> dict[str, str]:

@@ -8,7 +8,8 @@ import os
 import time
 
 from tests.conftest import Project
-from tests.service.test_daemon import Conn, pid_alive, sock_path, started_pid, svc, wait_for
+from tests.daemon_helpers import pid_alive, started_pid, svc, wait_for
+from tests.service.test_daemon import Conn, sock_path
 
 __all__ = ["svc"]
 
@@ -325,3 +326,15 @@ def test_sweep_reopens_dead_agent_task(svc: Project) -> None:
     task = svc.task("sw")
     assert task["status"] == "open" and task["retry_count"] == 1
     assert svc.ok("sweep").out.startswith("Nothing to sweep")
+
+
+def test_service_install_writes_a_foreground_user_unit(svc: Project) -> None:
+    dry = svc.ok("service", "install", "--dry-run").out
+    assert "ExecStart=" in dry and "service start --foreground" in dry
+    assert not (svc.home / ".config").exists()
+    out = svc.ok("service", "install").out
+    units = list((svc.home / ".config" / "systemd" / "user").glob("wg-*.service"))
+    assert len(units) == 1 and f"Wrote {units[0]}" in out
+    text = units[0].read_text()
+    assert f"--dir {svc.wg} service start --foreground" in text and "Type=simple" in text
+    assert "WantedBy=default.target" in text

@@ -8,70 +8,12 @@ import signal
 import socket
 import stat
 import time
-from collections.abc import Callable, Iterator
-
-import pytest
 
 from tests.conftest import Project
+from tests.daemon_helpers import kill_group as _kill_group  # noqa: F401  (imported from here by other tests)
+from tests.daemon_helpers import pid_alive, started_pid, svc, wait_for
 
-
-def _kill_group(pid: object) -> None:
-    if isinstance(pid, int) and pid > 0:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-@pytest.fixture
-def svc(project: Project) -> Iterator[Project]:
-    """A project whose daemon (and its agents) are always killed at the end, even on failure."""
-    yield project
-    service = project.wg / "service"
-    pids: set[object] = set()
-    try:
-        pids.add(int((service / "daemon.lock").read_text().strip()))
-    except (OSError, ValueError):
-        pass
-    try:
-        pids.add(json.loads((service / "state.json").read_text()).get("pid"))
-    except (OSError, ValueError):
-        pass
-    for pid in pids:  # the daemon runs in its own session: pgid == pid
-        _kill_group(pid)
-    try:
-        agents = json.loads((service / "registry.json").read_text()).get("agents", {})
-    except (OSError, ValueError):
-        agents = {}
-    for entry in agents.values():
-        _kill_group(entry.get("pgid"))
-
-
-def wait_for(pred: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> object:
-    # A deadline, not a speed check: scaled up (default x3) so a loaded CI machine cannot make it flaky.
-    timeout *= float(os.environ.get("WG_TEST_TIMEOUT_SCALE", "3"))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def started_pid(p: Project, *args: str, env: dict[str, str] | None = None) -> int:
-    r = p.ok("service", "start", *args, env=env)
-    first = r.out.splitlines()[0]
-    assert first.startswith("Service started (PID "), r.out
-    return int(first.split("PID ")[1].rstrip(")"))
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+__all__ = ["svc"]
 
 
 class Conn:

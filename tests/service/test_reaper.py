@@ -9,11 +9,10 @@ import subprocess
 import time
 from typing import Any
 
-import tests.service.test_daemon as td
 from tests.conftest import Project
-from tests.service.test_daemon import pid_alive, started_pid, wait_for
+from tests.daemon_helpers import pid_alive, started_pid, svc, wait_for
 
-svc = td.svc  # the fixture: daemon and agents killed at the end, even on failure
+__all__ = ["svc"]  # the fixture: daemon and agents killed at the end, even on failure
 
 
 def registry(p: Project) -> dict[str, Any]:

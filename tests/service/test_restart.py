@@ -7,12 +7,11 @@ import os
 import signal
 import time
 
-import tests.service.test_daemon as td
 from tests.conftest import Project
-from tests.service.test_daemon import pid_alive, started_pid, wait_for
+from tests.daemon_helpers import pid_alive, started_pid, svc, wait_for
 from tests.service.test_reaper import agents_of, messages, registry
 
-svc = td.svc  # the fixture: daemon and agents killed at the end, even on failure
+__all__ = ["svc"]  # the fixture: daemon and agents killed at the end, even on failure
 
 
 def live_pid(p: Project, tid: str) -> int:

@@ -10,12 +10,11 @@ from collections import Counter, defaultdict
 
 import pytest
 
-import tests.service.test_daemon as td
 from tests.conftest import Project
-from tests.service.test_daemon import pid_alive, started_pid
+from tests.daemon_helpers import pid_alive, started_pid, svc
 from tests.service.test_reaper import registry
 
-svc = td.svc  # the fixture: daemon and agents killed at the end, even on failure
+__all__ = ["svc"]  # the fixture: daemon and agents killed at the end, even on failure
 
 N_TASKS = 200
 FAILING = {f"s{i:03d}" for i in range(7, N_TASKS, 23)}  # a few `false` tasks

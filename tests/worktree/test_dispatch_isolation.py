@@ -25,7 +25,7 @@ printf '%s\\n' "$@" > "$rec.argv"
 cat > "$rec.stdin"
 pwd > "$rec.cwd"
 git rev-parse --abbrev-ref HEAD > "$rec.branch"
-env > "$rec.env"
+env > "$rec.env.tmp" && mv "$rec.env.tmp" "$rec.env"  # whole or absent: the test polls for it
 for _ in $(seq 200); do [ -e "$FAKE_RECORD/go" ] && break; sleep 0.05; done
 case "$WG_TASK_ID" in
   clash-*) printf 'agent title\\n' > README.md ;;

@@ -13,7 +13,7 @@ import time
 
 from ..store.jsonl import JsonlStore
 from . import model as cm
-from .ops import chat_settings
+from .ops import chat_settings, effective_settings
 from .store import ChatStore
 from .supervisor import Supervisor, _killpg
 
@@ -251,27 +251,17 @@ class ChatManager:
 
     # -- handler process (spec 3.1) ------------------------------------------------------------------
     def plan(self, n: int, task: Record) -> dict[str, Any]:
-        state = self.chats.read_state(n)
-        executor = (
-            state.get("executor_override") or task.get("executor_preset_name") or self.settings["executor"]
-        )
-        executor = "nex" if executor == "native" else str(executor)
-        if executor == "shell":
-            raise ValueError("the shell executor cannot run a chat")
-        model = state.get("model_override") or task.get("model") or self.settings["model"]
-        endpoint = state.get("endpoint_override") or task.get("endpoint")
+        executor, model, endpoint = effective_settings(self.chats, self.settings, n, task)
         stderr_log = os.path.join(self.wg_dir, "service", f"nex-handler-stderr-{n}.log")
         ref = f"coordinator-{n}" if str(task["id"]).startswith(".coordinator-") else f"chat-{n}"
         handler = self.settings["handler"]
         if handler:
             argv = [handler] if isinstance(handler, str) else [str(x) for x in handler]
             argv += ["--chat", ref]
-        elif executor in ("nex", "codex"):
-            argv = [*_wg_argv(), "nex" if executor == "nex" else "codex-handler", "--chat", ref]
-        else:
-            argv = [*_wg_argv(), "claude-handler", "--chat", ref]
-        if model:
-            argv += ["-m", str(model)]
+            if model:
+                argv += ["-m", str(model)]
+        else:  # spec 3.1: `wg spawn-task` becomes the executor's handler in the same process
+            argv = [*_wg_argv(), "spawn-task", str(task["id"])]
         return {
             "executor": executor,
             "model": model,

@@ -47,6 +47,21 @@ def chat_settings(wg_dir: str) -> dict[str, Any]:
     }
 
 
+def effective_settings(
+    chats: ChatStore, settings: dict[str, Any], n: int, task: Record
+) -> tuple[str, str | None, str | None]:
+    """Spec 3.1 hot-swappable settings: (executor, model, endpoint) from the overrides, the task, the
+    dispatcher default. ``native`` is spelled ``nex``; the shell executor is refused (ValueError)."""
+    state = chats.read_state(n)
+    executor = str(state.get("executor_override") or task.get("executor_preset_name") or settings["executor"])
+    executor = "nex" if executor == "native" else executor
+    if executor == "shell":
+        raise ValueError("the shell executor cannot run a chat")
+    model = state.get("model_override") or task.get("model") or settings["model"]
+    endpoint = state.get("endpoint_override") or task.get("endpoint")
+    return executor, str(model) if model else None, str(endpoint) if endpoint else None
+
+
 def preset_argv(executor: str, model: str | None) -> list[str]:
     if executor == "claude":
         argv = ["claude", "--dangerously-skip-permissions"]

@@ -369,3 +369,43 @@ def tui_holder(chat_dir: str) -> int | None:
     from ..service.files import pid_alive
 
     return int(first) if first.isdigit() and pid_alive(int(first)) else None
+
+
+def take_lock(chat_dir: str, kind: str, now: int | None = None) -> int | None:
+    """Take the session lock ``.handler.pid`` (spec 2 "Lock and marker files") for this process.
+
+    Returns None when taken, else the pid of the live holder. A dead holder or an unparseable file is
+    removed and the lock taken.
+    """
+    path = os.path.join(chat_dir, LOCK_FILE)
+    stamp = format_ts(now if now is not None else now_ns())
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except FileExistsError:
+            holder = lock_holder(chat_dir)
+            if holder is not None and holder != os.getpid():
+                return holder
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            continue
+        try:
+            os.write(fd, f"{os.getpid()}\n{stamp}\n{kind}\n".encode())
+        finally:
+            os.close(fd)
+        return None
+    return lock_holder(chat_dir) or -1
+
+
+def release_lock(chat_dir: str) -> None:
+    """Remove ``.handler.pid`` when this process holds it."""
+    path = os.path.join(chat_dir, LOCK_FILE)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            first = fh.readline().strip()
+        if first == str(os.getpid()):
+            os.unlink(path)
+    except OSError:
+        pass

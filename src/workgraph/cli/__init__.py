@@ -62,6 +62,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tui": ("tui", "Interactive terminal view of tasks and agents"),
     "chat": ("chat", "Chat agents: create, list, send, archive, ..."),
     "migrate": ("chat_admin", "Migrations of legacy data (chat-rename)"),
+    "claude-handler": ("chat_handler", "Chat handler for the claude CLI (run by the chat supervisor)"),
+    "codex-handler": ("chat_handler", "Chat handler for the codex CLI (run by the chat supervisor)"),
+    "spawn-task": ("chat_handler", "Run a chat task's handler in this process (chat supervisor)"),
 }
 ORDER = list(COMMANDS)
 

@@ -1,13 +1,21 @@
 """``wg agency init|stats``, ``wg role ...``, ``wg tradeoff ...`` (alias ``wg motivation``) (agency.md 3.1-3.4).
 
-Agents, ``wg assign``: ``cli/agency_agents.py``; ``wg evaluate``: ``cli/agency_eval.py``.
+Agents, ``wg assign``: ``cli/agency_agents.py``; ``wg evaluate``: ``cli/agency_eval.py``; what they share
+(store, lineage, generic list/rm/edit): ``cli/agency_common.py``.
 """
 
 from __future__ import annotations
 
-import os
-
 from ..errors import WgError
+from .agency_common import (
+    list_entities,
+    not_supported,
+    open_store,
+    record_json,
+    run_edit,
+    run_lineage,
+    run_rm,
+)
 from .args import Arg, Cmd, Opt, flag
 
 TYPE_CHECKING = False
@@ -21,34 +29,6 @@ if TYPE_CHECKING:
     Entity = dict[str, Any]
 
 HEX = frozenset("0123456789abcdef")
-
-
-def open_store(ctx: Ctx) -> AgencyStore:
-    """The agency store of an initialised project (``WG not initialized`` otherwise)."""
-    from ..agency.store import AgencyStore
-
-    ctx.store  # noqa: B018  # raises NotInitialized when there is no graph
-    return AgencyStore(ctx.wg_dir, warn=ctx.err)
-
-
-def not_supported(ctx: Ctx, a: Args) -> int:
-    raise WgError(f"'wg {a.cmd_path}' is not supported yet")
-
-
-def record_json(entity: Entity) -> Entity:
-    """``show --json``: the whole record as stored, tags as text."""
-    from ..agency.yamlio import Tagged
-
-    def conv(v: Any) -> Any:
-        if isinstance(v, Tagged):
-            return {v.tag: v.value}
-        if isinstance(v, dict):
-            return {k: conv(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [conv(x) for x in v]
-        return v
-
-    return {k: conv(v) for k, v in entity.items()}
 
 
 # -- wg agency init / stats -----------------------------------------------------------------------
@@ -113,98 +93,6 @@ def component_from_spec(spec: str, now: int) -> Entity:
                   content=Tagged("name", spec))  # fmt: skip
 
 
-def _lineage_rows(store: AgencyStore, kind: str, entity: Entity) -> list[tuple[int, Entity]]:
-    """The entity and its ancestors (depth first, each once), with their depth."""
-    from ..agency import entities as E
-
-    rows: list[tuple[int, Entity]] = []
-    seen: set[str] = set()
-
-    def walk(e: Entity, depth: int) -> None:
-        if e["id"] in seen:
-            return
-        seen.add(e["id"])
-        rows.append((depth, e))
-        for pid in E.lineage(e)["parent_ids"]:
-            parent = store.get(kind, pid)
-            if parent is not None:
-                walk(parent, depth + 1)
-
-    walk(entity, 0)
-    return rows
-
-
-def lineage_output(ctx: Ctx, store: AgencyStore, kind: str, entity: Entity, header: str) -> list[str]:
-    from ..agency import entities as E
-
-    rows = _lineage_rows(store, kind, entity)
-    if ctx.json:
-        ctx.emit_json(
-            [
-                {"id": e["id"], "name": E.text(e, "name"), "generation": E.lineage(e)["generation"],
-                 "created_by": E.lineage(e)["created_by"], "created_at": E.lineage(e).get("created_at"),
-                 "parent_ids": E.lineage(e)["parent_ids"]}
-                for _, e in rows
-            ]
-        )  # fmt: skip
-        return []
-    lines = [header, ""]
-    for depth, e in rows:
-        lin = E.lineage(e)
-        gen = int(lin["generation"] or 0)
-        label = "gen 0 (root)" if gen == 0 else f"gen {gen}"
-        parents = lin["parent_ids"]
-        tail = f" <- [{', '.join(E.short(p) for p in parents)}]" if parents else ""
-        lines.append(
-            f"{'  ' * depth}{E.short(e['id'])} ({E.text(e, 'name')}) [{label}] created by: {lin['created_by']}{tail}"
-        )
-    if not E.lineage(entity)["parent_ids"]:
-        lines += ["", f"This {kind} has no evolutionary history (manually created)."]
-    return lines
-
-
-def edit_entity(ctx: Ctx, store: AgencyStore, kind: str, entity: Entity, label: str) -> list[str]:
-    """``edit``: the file in ``$EDITOR``; same identity rewrites, a new one moves the file (3.3)."""
-    import shlex
-    import subprocess
-    import tempfile
-
-    from ..agency import entities as E
-    from ..agency.yamlio import AgencyFileError, dumps, loads
-
-    editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
-    with store.lock():
-        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False, encoding="utf-8") as fh:
-            fh.write(dumps(E.for_write(kind, entity, ctx.now)))
-            tmp = fh.name
-        try:
-            code = subprocess.call([*shlex.split(editor), tmp])
-            if code != 0:
-                raise WgError("Editor exited with non-zero status")
-            with open(tmp, encoding="utf-8") as fh:
-                try:
-                    data = loads(fh.read(), tmp)
-                except AgencyFileError:
-                    data = None
-        finally:
-            os.unlink(tmp)
-        if not isinstance(data, dict):
-            raise WgError(f"Edited file is not valid {kind} YAML")
-        data = E.normalize(kind, data)
-        old_id = str(entity["id"])
-        data["id"] = old_id
-        new_id = E.identity_of(kind, data)
-        if new_id == old_id:
-            store.write(kind, data, ctx.now)
-            return [f"{label} '{E.short(old_id)}' updated"]
-        if store.exists(kind, new_id):
-            raise WgError(f"{label} with identical content already exists ({E.short(new_id)})")
-        data["id"] = new_id
-        store.write(kind, data, ctx.now)
-        store.remove(kind, old_id)
-        return [f"{label} content changed, new ID: {E.short(new_id)}"]
-
-
 # -- wg role --------------------------------------------------------------------------------------
 
 
@@ -248,23 +136,17 @@ def run_role_add(ctx: Ctx, a: Args) -> int:
 def run_role_list(ctx: Ctx, a: Args) -> int:
     from ..agency import entities as E
 
-    roles = open_store(ctx).all("role")
-    if ctx.json:
-        ctx.emit_json(
-            [{"id": r["id"], "name": E.text(r, "name"), "skill_count": len(E.field(r, "component_ids")),
-              "avg_score": E.avg_score(r)} for r in roles]
-        )  # fmt: skip
-        return 0
-    if not roles:
-        ctx.out("No roles defined. Use 'wg role add' to create one.")
-        return 0
-    ctx.out("Roles:", "")
-    for r in roles:
-        ctx.out(
+    def as_json(r: Entity) -> Entity:
+        return {"id": r["id"], "name": E.text(r, "name"), "skill_count": len(E.field(r, "component_ids")),
+                "avg_score": E.avg_score(r)}  # fmt: skip
+
+    def as_line(r: Entity) -> str:
+        return (
             f"  {E.short(r['id'])}  {E.text(r, 'name'):<20} skills: {len(E.field(r, 'component_ids'))}  "
             f"avg_score: {E.fmt_score(E.avg_score(r))}"
         )
-    return 0
+
+    return list_entities(ctx, "role", "wg role add", as_json, as_line)
 
 
 def run_role_show(ctx: Ctx, a: Args) -> int:
@@ -295,48 +177,6 @@ def run_role_show(ctx: Ctx, a: Args) -> int:
     return 0
 
 
-def _run_edit(kind: str, label: str) -> Any:
-    def run(ctx: Ctx, a: Args) -> int:
-        store = open_store(ctx)
-        ctx.out(*edit_entity(ctx, store, kind, store.find(kind, a.id), label))
-        return 0
-
-    return run
-
-
-def _run_rm(kind: str, fmt: str) -> Any:
-    def run(ctx: Ctx, a: Args) -> int:
-        from ..agency import entities as E
-
-        store = open_store(ctx)
-        with store.lock():
-            entity = store.find(kind, a.id)
-            store.remove(kind, entity["id"])
-        if ctx.json:
-            ctx.emit_json({"removed": entity["id"]})
-        else:
-            ctx.out(fmt.format(name=E.text(entity, "name"), short=E.short(entity["id"])))
-        return 0
-
-    return run
-
-
-def _run_lineage(kind: str, title: str) -> Any:
-    def run(ctx: Ctx, a: Args) -> int:
-        from ..agency import entities as E
-
-        store = open_store(ctx)
-        e = store.find(kind, a.id)
-        ctx.out(
-            *lineage_output(
-                ctx, store, kind, e, f"Lineage for {title}: {E.short(e['id'])} ({E.text(e, 'name')})"
-            )
-        )
-        return 0
-
-    return run
-
-
 # -- wg tradeoff ----------------------------------------------------------------------------------
 
 
@@ -360,26 +200,20 @@ def run_tradeoff_add(ctx: Ctx, a: Args) -> int:
 def run_tradeoff_list(ctx: Ctx, a: Args) -> int:
     from ..agency import entities as E
 
-    items = open_store(ctx).all("tradeoff")
-    if ctx.json:
-        ctx.emit_json(
-            [{"id": t["id"], "name": E.text(t, "name"), "description": E.text(t, "description"),
-              "acceptable_tradeoffs": len(E.field(t, "acceptable_tradeoffs")),
-              "unacceptable_tradeoffs": len(E.field(t, "unacceptable_tradeoffs")),
-              "avg_score": E.avg_score(t), "task_count": E.task_count(t)} for t in items]
-        )  # fmt: skip
-        return 0
-    if not items:
-        ctx.out("No tradeoffs defined. Use 'wg tradeoff add' to create one.")
-        return 0
-    ctx.out("Tradeoffs:", "")
-    for t in items:
-        ctx.out(
+    def as_json(t: Entity) -> Entity:
+        return {"id": t["id"], "name": E.text(t, "name"), "description": E.text(t, "description"),
+                "acceptable_tradeoffs": len(E.field(t, "acceptable_tradeoffs")),
+                "unacceptable_tradeoffs": len(E.field(t, "unacceptable_tradeoffs")),
+                "avg_score": E.avg_score(t), "task_count": E.task_count(t)}  # fmt: skip
+
+    def as_line(t: Entity) -> str:
+        return (
             f"  {E.short(t['id'])}  {E.text(t, 'name'):<20} accept:{len(E.field(t, 'acceptable_tradeoffs'))} "
             f"reject:{len(E.field(t, 'unacceptable_tradeoffs'))} score:{E.fmt_score(E.avg_score(t), 'n/a')} "
             f"tasks:{E.task_count(t)}"
         )
-    return 0
+
+    return list_entities(ctx, "tradeoff", "wg tradeoff add", as_json, as_line)
 
 
 def run_tradeoff_show(ctx: Ctx, a: Args) -> int:
@@ -458,9 +292,9 @@ ROLE = Cmd(
         ),
         Cmd("list", "List roles", run_role_list),
         Cmd("show", "Show a role", run_role_show, args=[_ID]),
-        Cmd("edit", "Edit a role in $EDITOR", _run_edit("role", "Role"), args=[_ID], json=False),
-        Cmd("rm", "Remove a role", _run_rm("role", "Removed role '{name}' ({short})"), args=[_ID]),
-        Cmd("lineage", "Show a role's ancestry", _run_lineage("role", "role"), args=[_ID]),
+        Cmd("edit", "Edit a role in $EDITOR", run_edit("role", "Role"), args=[_ID], json=False),
+        Cmd("rm", "Remove a role", run_rm("role", "Removed role '{name}' ({short})"), args=[_ID]),
+        Cmd("lineage", "Show a role's ancestry", run_lineage("role", "role"), args=[_ID]),
     ],
 )
 TRADEOFF = Cmd(
@@ -480,9 +314,9 @@ TRADEOFF = Cmd(
         ),
         Cmd("list", "List tradeoffs", run_tradeoff_list),
         Cmd("show", "Show a tradeoff", run_tradeoff_show, args=[_ID]),
-        Cmd("edit", "Edit a tradeoff in $EDITOR", _run_edit("tradeoff", "Tradeoff"), args=[_ID], json=False),
-        Cmd("rm", "Remove a tradeoff", _run_rm("tradeoff", "Removed tradeoff: {name} ({short})"), args=[_ID]),
-        Cmd("lineage", "Show a tradeoff's ancestry", _run_lineage("tradeoff", "tradeoff"), args=[_ID]),
+        Cmd("edit", "Edit a tradeoff in $EDITOR", run_edit("tradeoff", "Tradeoff"), args=[_ID], json=False),
+        Cmd("rm", "Remove a tradeoff", run_rm("tradeoff", "Removed tradeoff: {name} ({short})"), args=[_ID]),
+        Cmd("lineage", "Show a tradeoff's ancestry", run_lineage("tradeoff", "tradeoff"), args=[_ID]),
     ],
 )
 

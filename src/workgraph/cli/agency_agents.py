@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import UsageError, WgError
-from .agency import lineage_output, not_supported, open_store
+from .agency_common import lineage_output, list_entities, not_supported, open_store, run_rm
 from .args import Arg, Cmd, Opt, flag
 
 TYPE_CHECKING = False
@@ -117,28 +117,26 @@ def _agent_json(store: AgencyStore, agent: Entity) -> Entity:
 def run_agent_list(ctx: Ctx, a: Args) -> int:
     from ..agency import entities as E
 
-    agents = open_store(ctx).all("agent")
-    if ctx.json:
-        keys = ("id", "name", "role_id", "tradeoff_id", "executor", "preferred_model", "preferred_provider",
-                "capabilities")  # fmt: skip
-        ctx.emit_json(
-            [{**{k: E.field(g, k) for k in keys}, "avg_score": E.avg_score(g), "task_count": E.task_count(g)}
-             for g in agents]
-        )  # fmt: skip
-        return 0
-    if not agents:
-        ctx.out("No agents defined. Use 'wg agent create' to create one.")
-        return 0
-    ctx.out("Agents:", "")
-    for g in agents:
+    keys = ("id", "name", "role_id", "tradeoff_id", "executor", "preferred_model", "preferred_provider",
+            "capabilities")  # fmt: skip
+
+    def as_json(g: Entity) -> Entity:
+        return {
+            **{k: E.field(g, k) for k in keys},
+            "avg_score": E.avg_score(g),
+            "task_count": E.task_count(g),
+        }
+
+    def as_line(g: Entity) -> str:
         role, mot = E.text(g, "role_id"), E.text(g, "tradeoff_id")
         model = f" model:{g['preferred_model']}" if g.get("preferred_model") else ""
-        ctx.out(
+        return (
             f"  {E.short(g['id'])}  {E.text(g, 'name'):<20} role:{E.short(role) or '-'} mot:{E.short(mot) or '-'} "
             f"exec:{E.field(g, 'executor')}{model} score:{E.fmt_score(E.avg_score(g), 'n/a')} "
             f"tasks:{E.task_count(g)}"
         )
-    return 0
+
+    return list_entities(ctx, "agent", "wg agent create", as_json, as_line)
 
 
 def run_agent_show(ctx: Ctx, a: Args) -> int:
@@ -180,20 +178,6 @@ def run_agent_show(ctx: Ctx, a: Args) -> int:
     if lin["parent_ids"]:
         lines.append(f"  Parents: {', '.join(E.short(p) for p in lin['parent_ids'])}")
     ctx.out(*lines)
-    return 0
-
-
-def run_agent_rm(ctx: Ctx, a: Args) -> int:
-    from ..agency import entities as E
-
-    store = open_store(ctx)
-    with store.lock():
-        g = store.find("agent", a.id)
-        store.remove("agent", g["id"])
-    if ctx.json:
-        ctx.emit_json({"removed": g["id"]})
-    else:
-        ctx.out(f"Removed agent '{E.text(g, 'name')}' ({E.short(g['id'])})")
     return 0
 
 
@@ -370,7 +354,7 @@ AGENT = Cmd(
         ),
         Cmd("list", "List agents", run_agent_list),
         Cmd("show", "Show an agent", run_agent_show, args=[_ID]),
-        Cmd("rm", "Remove an agent", run_agent_rm, args=[_ID]),
+        Cmd("rm", "Remove an agent", run_rm("agent", "Removed agent '{name}' ({short})"), args=[_ID]),
         Cmd("lineage", "Show an agent's ancestry", run_agent_lineage, args=[_ID]),
         Cmd("performance", "Show an agent's scores", run_agent_performance, args=[_ID]),
         Cmd("run", "Not supported yet", not_supported, args=[Arg("rest", required=False, variadic=True)]),

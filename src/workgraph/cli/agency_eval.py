@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import UsageError, WgError
-from .agency import open_store
+from .agency_common import open_store
 from .args import Arg, Cmd, Opt, flag
 
 TYPE_CHECKING = False

@@ -7,6 +7,7 @@ import os
 from ..errors import UsageError, WgError
 from .args import Arg, Cmd, Opt, flag
 from .chat_admin import run_purge
+from .chat_handler import run_attach
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -420,6 +421,13 @@ CHAT = Cmd(
         Cmd("ls", "List chats", run_list),
         Cmd("show", "Show one chat", run_show, args=[_REF]),
         Cmd("send", "Append a message to a chat's inbox", run_send, args=[_REF, Arg("message")]),
+        Cmd(
+            "attach",
+            "Print a chat's replies as they arrive (keeps the chat awake)",
+            run_attach,
+            args=[_REF],
+            opts=[Opt("--timeout", type=int, help="Detach after this many seconds (default: never)")],
+        ),
         Cmd("stop", "Stop a chat's supervisor", run_stop, args=[_REF]),
         Cmd("resume", "Resume a stopped chat", run_resume, args=[_REF]),
         Cmd("archive", "Archive a chat (history kept)", run_archive, args=[_REF]),

@@ -6,6 +6,8 @@ from .args import Arg, Cmd, Opt, flag
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..graph import Graph
     from .args import Args
     from .context import Ctx
@@ -192,34 +194,44 @@ def run_publish(ctx: Ctx, a: Args) -> int:
 # -- add-dep / rm-dep ---------------------------------------------------------------------------
 
 
+def _run_dep_change(
+    ctx: Ctx, a: Args, change: Callable[[Graph, str, str], bool], op: str, changed: str, unchanged: str
+) -> int:
+    """add-dep / rm-dep: ``changed``/``unchanged`` are messages with ``{task}`` and ``{dep}``."""
+    did = ctx.store.transaction(lambda g: change(g, a.task, a.dep), ctx.now)
+    if did:
+        ctx.mutated(op, a.task, detail={"dep": a.dep})
+    if ctx.json:
+        ctx.emit_json({"task": a.task, "dep": a.dep, "changed": did})
+    else:
+        ctx.out((changed if did else unchanged).format(task=a.task, dep=a.dep))
+    return 0
+
+
 def run_add_dep(ctx: Ctx, a: Args) -> int:
     from ..editing import add_dep
 
-    changed = ctx.store.transaction(lambda g: add_dep(g, a.task, a.dep), ctx.now)
-    if changed:
-        ctx.mutated("link", a.task, detail={"dep": a.dep})
-    if ctx.json:
-        ctx.emit_json({"task": a.task, "dep": a.dep, "changed": changed})
-    elif changed:
-        ctx.out(f"Linked: '{a.task}' now depends on '{a.dep}'")
-    else:
-        ctx.out(f"'{a.task}' already depends on '{a.dep}' — no change")
-    return 0
+    return _run_dep_change(
+        ctx,
+        a,
+        add_dep,
+        "link",
+        "Linked: '{task}' now depends on '{dep}'",
+        "'{task}' already depends on '{dep}' — no change",
+    )
 
 
 def run_rm_dep(ctx: Ctx, a: Args) -> int:
     from ..editing import rm_dep
 
-    changed = ctx.store.transaction(lambda g: rm_dep(g, a.task, a.dep), ctx.now)
-    if changed:
-        ctx.mutated("unlink", a.task, detail={"dep": a.dep})
-    if ctx.json:
-        ctx.emit_json({"task": a.task, "dep": a.dep, "changed": changed})
-    elif changed:
-        ctx.out(f"Unlinked: '{a.task}' no longer depends on '{a.dep}'")
-    else:
-        ctx.out(f"'{a.task}' does not depend on '{a.dep}' — no change")
-    return 0
+    return _run_dep_change(
+        ctx,
+        a,
+        rm_dep,
+        "unlink",
+        "Unlinked: '{task}' no longer depends on '{dep}'",
+        "'{task}' does not depend on '{dep}' — no change",
+    )
 
 
 _TASK = Arg("task", help="Task id")

@@ -39,7 +39,8 @@ def _progress_bar(stream: object) -> Callable[[int, int], None] | None:
 
 
 def run_html(ctx: Ctx, a: Args) -> int:
-    from ..render.html import load_side_data, select_ids, write_site
+    from ..render.html import select_ids, write_site
+    from ..render.html_side import load_side_data
 
     graph = ctx.store.load()
     out_dir = os.path.abspath(a.get("out") or "public")

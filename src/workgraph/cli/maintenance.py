@@ -318,9 +318,11 @@ def run_gc(ctx: Ctx, a: Args) -> int:
     from ..archive import parse_older, remove_tasks, select_gc
 
     if a.worktrees:
-        raise WgError(
-            "wg gc --worktrees is not available yet: worktree cleanup comes with the worktree commands"
-        )
+        return _gc_worktrees(ctx, a)
+    if a.apply or a.force:
+        from ..errors import UsageError
+
+        raise UsageError(f"'{'--apply' if a.apply else '--force'}' requires '--worktrees'")
     older = parse_older(a.older) if a.older is not None else None
 
     def change(g: Graph) -> list[Record]:
@@ -344,6 +346,21 @@ def run_gc(ctx: Ctx, a: Args) -> int:
     else:
         ctx.out(f"Removed {len(rows)} tasks:", *(f"  {r['id']}" for r in rows))
     return 0
+
+
+def _gc_worktrees(ctx: Ctx, a: Args) -> int:
+    """worktrees.md 7: worktrees only, no task removed; a dry run unless ``--apply``."""
+    from ..errors import UsageError
+    from .worktree import gc_worktrees
+
+    if a.apply and a.dry_run:
+        raise UsageError("'--dry-run' and '--apply' cannot be used together")
+    if a.include_done:
+        raise UsageError("'--include-done' cannot be used with '--worktrees'")
+    older = a.older
+    if older is not None and older.strip().isdigit():
+        older = f"{older.strip()}d"  # wg gc's bare number means days
+    return gc_worktrees(ctx, execute=bool(a.apply), force=bool(a.force), older=older, rerun_flag="--apply")
 
 
 # -- wg incomplete / wg wait --------------------------------------------------------------------
@@ -465,9 +482,12 @@ COMMANDS = {
             flag("--include-done", help="Also remove done tasks"),
             Opt(
                 "--older",
-                help="Only tasks finished longer ago than this (30d, 2w, 12h; a bare number = days)",
+                help="Only tasks finished (with --worktrees: worktrees unmodified) longer ago than this "
+                "(30d, 2w, 12h; a bare number = days)",
             ),
-            flag("--worktrees", help="Clean up worktrees (not available yet)"),
+            flag("--worktrees", help="Clean up agent worktrees instead of tasks (dry run unless --apply)"),
+            flag("--apply", help="With --worktrees: actually archive and remove"),
+            flag("--force", help="With --worktrees: snapshot and include worktrees with uncommitted changes"),
         ],
     ),
     "incomplete": Cmd(

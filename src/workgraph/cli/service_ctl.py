@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import WgError
-from .args import Cmd, Opt
+from .args import Cmd, Opt, flag
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -16,16 +16,17 @@ if TYPE_CHECKING:
 def run_restart(ctx: Ctx, a: Args) -> int:
     from ..service.files import read_json, remove_stale, running_pid
     from .args import Args as ArgsT
-    from .service import _launch, _paths, _print_started, _stop_daemon, _wait_ready
+    from .service import print_started
+    from .service_proc import launch_daemon, service_paths, stop_daemon, wait_ready
 
-    paths = _paths(ctx)
+    paths = service_paths(ctx)
     state = read_json(paths.dispatcher_state) or {}
     raw = state.get("flag_overrides")
     flags: dict[str, Any] = raw if isinstance(raw, dict) else {}
     sock = paths.socket_from_state()
     pid = running_pid(paths)
     if pid is not None:
-        _stop_daemon(paths, pid, force=False, kill_agents=False)
+        stop_daemon(paths, pid, force=False, kill_agents=False)
         ctx.out(f"Service stopped (PID {pid}), agents continue running")
     remove_stale(paths)
     args = ArgsT()
@@ -36,24 +37,24 @@ def run_restart(ctx: Ctx, a: Args) -> int:
         model=flags.get("model"),
         no_chat_agent=False,
     )
-    proc = _launch(ctx, paths, sock, args)
-    reply = _wait_ready(paths, sock, proc)
-    _print_started(ctx, paths, reply)
+    proc = launch_daemon(ctx, paths, sock, args)
+    reply = wait_ready(paths, sock, proc)
+    print_started(ctx, paths, reply)
     return 0
 
 
 def _running(ctx: Ctx) -> Any:
     from ..service.files import running_pid
-    from .service import _paths
+    from .service_proc import service_paths
 
-    paths = _paths(ctx)
+    paths = service_paths(ctx)
     if running_pid(paths) is None:
         raise WgError("Service not running (no state file). Start it with 'wg service start'.")
     return paths
 
 
 def run_freeze(ctx: Ctx, a: Args) -> int:
-    from .service import AGENT_REFUSAL, daemon_request
+    from .service_proc import AGENT_REFUSAL, daemon_request
 
     if ctx.agent_context:
         raise WgError(AGENT_REFUSAL)
@@ -70,7 +71,7 @@ def run_freeze(ctx: Ctx, a: Args) -> int:
 
 
 def run_thaw(ctx: Ctx, a: Args) -> int:
-    from .service import daemon_request
+    from .service_proc import daemon_request
 
     reply = daemon_request(_running(ctx), {"cmd": "thaw"})
     _check(reply)
@@ -87,7 +88,7 @@ def run_thaw(ctx: Ctx, a: Args) -> int:
 
 
 def run_reload(ctx: Ctx, a: Args) -> int:
-    from .service import _secs, daemon_request
+    from .service_proc import daemon_request, fmt_secs
 
     req: dict[str, Any] = {"cmd": "reconfigure"}
     for key, dest in (("max_agents", "max_agents"), ("executor", "executor"), ("poll_interval", "interval")):
@@ -107,7 +108,7 @@ def run_reload(ctx: Ctx, a: Args) -> int:
         if reply.get("source") == "flags"
         else "Configuration reloaded from config.toml",
         f"Effective config: max_agents={cfg.get('max_agents')}, executor={cfg.get('executor')}, "
-        f"poll_interval={_secs(cfg.get('poll_interval'))}s, model={cfg.get('model') or 'default'}",
+        f"poll_interval={fmt_secs(cfg.get('poll_interval'))}s, model={cfg.get('model') or 'default'}",
     )
     return 0
 
@@ -123,9 +124,9 @@ def run_tick(ctx: Ctx, a: Args) -> int:
     from ..service.dispatcher import Dispatcher
     from ..service.files import read_json
     from ..store.jsonl import JsonlStore
-    from .service import _paths
+    from .service_proc import service_paths
 
-    paths = _paths(ctx)
+    paths = service_paths(ctx)
     overrides = {"max_agents": a.max_agents, "executor": a.executor, "model": a.model}
     try:
         settings = settings_from(ctx.wg_dir, {k: v for k, v in overrides.items() if v is not None})
@@ -155,6 +156,65 @@ def _noop() -> None:
     return None
 
 
+def systemd_unit(wg_bin: str, wg_dir: str, project_root: str) -> str:
+    """A systemd user unit running the daemon in the foreground (``start`` would fork and return)."""
+    return (
+        "[Unit]\n"
+        f"Description=wg dispatcher for {project_root}\n"
+        "After=default.target\n\n"
+        "[Service]\n"
+        "Type=simple\n"
+        f"WorkingDirectory={project_root}\n"
+        f"ExecStart={wg_bin} --dir {wg_dir} service start --foreground\n"
+        f"ExecStop={wg_bin} --dir {wg_dir} service stop\n"
+        "Restart=on-failure\n"
+        "RestartSec=5\n\n"
+        "[Install]\n"
+        "WantedBy=default.target\n"
+    )
+
+
+def run_install(ctx: Ctx, a: Args) -> int:
+    """``wg service install``: write a systemd user unit so the daemon starts at login (not in the spec;
+    the original writes ``wg-<project>.service``; ours runs ``start --foreground`` so systemd tracks it)."""
+    import os
+    import re
+    import shutil
+    import sys
+
+    if not os.path.isdir(ctx.wg_dir):
+        from ..errors import NotInitialized
+
+        raise NotInitialized()
+    home = os.environ.get("HOME", "")
+    if not home:
+        raise WgError("wg service install needs HOME to find ~/.config/systemd/user")
+    root = os.path.dirname(ctx.wg_dir)
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", os.path.basename(root) or "project")
+    unit_dir = os.path.join(
+        os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"), "systemd", "user"
+    )
+    path = os.path.join(unit_dir, f"wg-{name}.service")
+    wg_bin = shutil.which("wg") or os.path.join(os.path.dirname(sys.executable), "wg")
+    text = systemd_unit(wg_bin, ctx.wg_dir, root)
+    if a.dry_run:
+        ctx.out(f"# Would write {path}", text.rstrip("\n"))
+        return 0
+    os.makedirs(unit_dir, exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    if ctx.json:
+        ctx.emit_json({"unit": path, "name": f"wg-{name}.service"})
+        return 0
+    ctx.out(
+        f"Wrote {path}",
+        f"  Enable it with: systemctl --user daemon-reload && systemctl --user enable --now wg-{name}.service",
+    )
+    return 0
+
+
 _RELOAD_OPTS = [
     Opt("--max-agents", type=int, help="Maximum parallel agents"),
     Opt("--executor", help="Default executor"),
@@ -175,4 +235,10 @@ TICK = Cmd(
         Opt("--model", help="Default model"),
     ],
 )
-SUBS = [RESTART, FREEZE, THAW, RELOAD, TICK]
+INSTALL = Cmd(
+    "install",
+    "Write a systemd user unit that runs the daemon at login",
+    run_install,
+    opts=[flag("--dry-run", help="Print the unit instead of writing it")],
+)
+SUBS = [RESTART, FREEZE, THAW, RELOAD, TICK, INSTALL]

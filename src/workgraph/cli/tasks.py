@@ -24,7 +24,7 @@ def run_add(ctx: Ctx, a: Args) -> int:
     req = AddRequest.from_args(a, ctx)
     validate_request(req)
     store = ctx.store
-    result = store.transaction(lambda g: add_task(g, req, ctx.now), ctx.now)
+    result = store.transaction(lambda g: add_task(g, req, ctx.now), ctx.now, lazy=True)
     ctx.mutated("add_task", result["id"], kick=req.no_place, detail=_add_detail(req, ctx))
     _write_focus(ctx, result["id"])
     for w in result["warnings"]:
@@ -359,15 +359,24 @@ def run_retry(ctx: Ctx, a: Args) -> int:
     was_running = task is not None and task.get("status") == "in-progress"
     stopped = _stop_live_agent(ctx, graph, a.task) if was_running else None
     live = live_agent_ids(ctx.wg_dir, ctx.now)
+    discarded, resume = _retry_worktree(ctx, a, live)
     res = ctx.store.transaction(
         lambda g: retry(g, a.task, ctx.now, a.reason, a.preserve_session, live), ctx.now
     )
     tid = a.task
     ctx.mutated("retry", tid, kick=True)
     if ctx.json:
-        ctx.emit_json(
-            {"id": tid, "status": "open", "attempt": res["attempt"], "cleared_stale_claims": res["cleared"]}
-        )
+        obj: dict[str, Any] = {
+            "id": tid,
+            "status": "open",
+            "attempt": res["attempt"],
+            "cleared_stale_claims": res["cleared"],
+        }
+        if resume is not None:
+            obj["resume_worktree"] = resume
+        if discarded:
+            obj["discarded_worktrees"] = [d["path"] for d in discarded]
+        ctx.emit_json(obj)
         return 0
     if was_running:  # service.md 8.4
         killed = stopped is not None and stopped.get("result") == "killed"
@@ -385,7 +394,31 @@ def run_retry(ctx: Ctx, a: Args) -> int:
         ctx.out(
             f"  Cleared stale claim on {len(res['cleared'])} downstream task(s): {', '.join(res['cleared'])}"
         )
+    for d in discarded:  # worktrees.md 8
+        ctx.out(f"  --fresh: discarded prior worktree at {d['path']}", *(f"  {m}" for m in d["messages"]))
+    if resume is not None:
+        ctx.out(f"  Next attempt will resume in-place at {resume}")
     return 0
+
+
+def _retry_worktree(ctx: Ctx, a: Args, live: set[str] | None) -> tuple[list[dict[str, Any]], str | None]:
+    """worktrees.md 8: ``--fresh`` archives and removes the prior worktree (branch kept when unlanded) BEFORE
+    the task reopens, so no agent spawned meanwhile can reuse it; without it, the kept worktree is reported.
+    ``--fresh`` first checks the retry would be accepted (on a throwaway copy), so a refused retry discards
+    nothing."""
+    import os
+
+    root = os.path.dirname(os.path.realpath(ctx.wg_dir))
+    if not os.path.isdir(os.path.join(root, ".wg-worktrees")):
+        return [], None
+    from ..worktree.retry import discard_prior, resume_path
+
+    if not a.fresh:
+        return [], resume_path(ctx.wg_dir, a.task)
+    from ..transitions import retry
+
+    retry(ctx.store.load(), a.task, ctx.now, a.reason, a.preserve_session, live)  # raises when refused
+    return discard_prior(ctx.wg_dir, a.task), None
 
 
 def _stop_live_agent(ctx: Ctx, graph: Graph, task_id: str) -> dict[str, Any] | None:

@@ -330,6 +330,11 @@ def show_lines(ctx: Ctx, graph: Graph, task: Record) -> list[str]:
         out += ["", line]
         if float(usage.get("cost_usd", 0) or 0) > 0:
             out.append(f"Cost: ${float(usage['cost_usd']):.2f}")
+    state = worktree_state(ctx.wg_dir, tid)
+    if state is not None:
+        from ..worktree.show import worktree_block
+
+        out += ["", *worktree_block(state, int(task.get("retry_count", 0) or 0))]
     from ..agency.evalfiles import show_block
 
     out += show_block(ctx.wg_dir, task["id"])
@@ -340,6 +345,19 @@ def show_lines(ctx: Ctx, graph: Graph, task: Record) -> list[str]:
             actor = f" [{e['actor']}]" if e.get("actor") else ""
             out.append(f"  {e.get('timestamp', '')} {e.get('message', '')}{actor}")
     return out
+
+
+def worktree_state(wg_dir: str, task_id: str) -> dict[str, Any] | None:
+    """worktrees.md 8's facts for ``wg show``; a project without ``.wg-worktrees/`` pays one ``stat`` and
+    imports nothing (no git subprocess, no registry read)."""
+    import os
+
+    root = os.path.dirname(os.path.realpath(wg_dir))
+    if not os.path.isdir(os.path.join(root, ".wg-worktrees")):
+        return None
+    from ..worktree.show import state_for_show
+
+    return state_for_show(wg_dir, task_id)
 
 
 def newest_agent(wg_dir: str, task_id: str) -> dict[str, Any] | None:
@@ -463,6 +481,9 @@ def run_show(ctx: Ctx, a: Args) -> int:
         evaluations = evaluations_json(ctx.wg_dir, task["id"])
         if evaluations:
             obj["evaluations"] = evaluations
+        state = worktree_state(ctx.wg_dir, task["id"])
+        if state is not None:
+            obj["worktree_state"] = state
         ctx.emit_json(obj)
     else:
         ctx.out(*show_lines(ctx, graph, task))

@@ -75,6 +75,8 @@ def settings_from(wg_dir: str, overrides: dict[str, Any]) -> Settings:
     s.zero_output_timeout = cfg.get_int("dispatcher.zero_output_timeout", 300)
     s.zero_output_max_respawns = cfg.get_int("dispatcher.zero_output_max_respawns", 2)
     s.reaper_grace_seconds = cfg.get_int("agent.reaper_grace_seconds", 30)
+    s.on_provider_failure = str(cfg.get("dispatcher.on_provider_failure", None) or "pause")
+    s.provider_failure_threshold = cfg.get_int("dispatcher.provider_failure_threshold", 3)
     try:
         s.auto_evaluate = cfg.agency_flag("auto_evaluate")
     except Exception:

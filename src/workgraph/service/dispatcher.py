@@ -58,6 +58,8 @@ class Settings:
         self.zero_output_max_respawns = 2
         self.reaper_grace_seconds = 30
         self.auto_evaluate = False
+        self.on_provider_failure = "pause"
+        self.provider_failure_threshold = 3
 
 
 def _priority(task: Record) -> int:
@@ -99,7 +101,7 @@ class Dispatcher:
     ) -> None:
         self.paths = paths
         self.store = store
-        self.registry = Registry(paths)
+        self.registry = Registry(paths, log=log)
         self.settings = settings
         self.log = log
         self.on_exit = on_exit
@@ -165,6 +167,7 @@ class Dispatcher:
         from .upkeep import maintain, scaffold
 
         r = self.reaper
+        self.registry.repair()  # an unreadable registry is rebuilt before anything reads it (2.2)
         r.collect_exits()
         r.check_liveness()
         entries = r._entries()  # registry before graph: a working entry's claim is already written

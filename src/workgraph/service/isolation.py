@@ -116,17 +116,25 @@ def worktree_of(meta: dict[str, Any]) -> tuple[str, str, str] | None:
     return path, branch, target if isinstance(target, str) and target else "main"
 
 
+def _status(g: Graph, tid: str) -> str:
+    task = g.get(tid)
+    return str(task.get("status", "open")) if task else "missing"
+
+
+def _append_log(g: Graph, tid: str, cur: Record, lines: list[str], agent_id: str, stamp: str) -> None:
+    g.update(tid, log=[*(cur.get("log") or []), *(log_entry(stamp, m, agent_id) for m in lines)])
+
+
 def _refused(
     g: Graph, tid: str, agent_id: str, lines: list[str], pid: object, max_retries: int, backoff: int
 ) -> str:
     """A refused landing is logged on the task and handled as a death (service.md 5.4)."""
     cur = outcomes.claimed_by(g, tid, agent_id)
     if cur is None:
-        task = g.get(tid)
-        return str(task.get("status", "open")) if task else "missing"
+        return _status(g, tid)
     now = now_ns()
     stamp = format_ts(now)
-    g.update(tid, log=[*(cur.get("log") or []), *(log_entry(stamp, m, agent_id) for m in lines)])
+    _append_log(g, tid, cur, lines, agent_id, stamp)
     cause = f"Task unclaimed: agent '{agent_id}' (PID {pid}) process exited"
     return outcomes.reopen_or_fail(g, tid, agent_id, cause, now, max_retries, backoff)
 
@@ -143,11 +151,10 @@ def _landed(
 ) -> str:
     cur = outcomes.claimed_by(g, tid, agent_id)
     if cur is None:
-        task = g.get(tid)
-        return str(task.get("status", "open")) if task else "missing"
+        return _status(g, tid)
     if lines:
         stamp = format_ts(now_ns())
-        g.update(tid, log=[*(cur.get("log") or []), *(log_entry(stamp, m, agent_id) for m in lines)])
+        _append_log(g, tid, cur, lines, agent_id, stamp)
     return outcomes.done_claimed(g, tid, agent_id, now_ns(), note, max_retries, backoff, pid)
 
 
@@ -158,14 +165,12 @@ def _conflicted(
 
     cur = outcomes.claimed_by(g, tid, agent_id)
     if cur is None:
-        task = g.get(tid)
-        return str(task.get("status", "open")) if task else "missing"
+        return _status(g, tid)
     now = now_ns()
     stamp = format_ts(now)
-    g.update(tid, log=[*(cur.get("log") or []), *(log_entry(stamp, m, agent_id) for m in lines)])
+    _append_log(g, tid, cur, lines, agent_id, stamp)
     apply_land_conflict(g, tid, target, paths, now, on_conflict)
-    task = g.get(tid)
-    return str(task.get("status", "open")) if task else "missing"
+    return _status(g, tid)
 
 
 def land_and_done(

@@ -18,7 +18,7 @@ import time
 
 from ..errors import WgError
 from ..timeutil import format_compact_utc, format_ts, now_ns, parse_ts
-from . import isolation, outcomes
+from . import health, isolation, outcomes
 from .files import pid_alive, proc_start_time, read_json, same_process
 from .procs import cmdline_has, find_by_arg, group_alive, kill_group, pid_reused, safe_group, stop_group
 from .registry import LIVE_STATUSES, entry_live
@@ -178,6 +178,7 @@ class Reaper:
         ran = (now_ns() - started) / _NS if started else 0.0
         s = d.settings
         pid = entry.get("pid")
+        klass: str | None = None
         if code == 124 or (code == 137 and isinstance(timeout, int) and timeout > 0 and ran >= timeout):
             status = self._apply(
                 lambda g: outcomes.fail_claimed(
@@ -193,11 +194,12 @@ class Reaper:
             status = self._done_path(agent_id, tid, meta, pid, "Execution completed successfully", gate=False)
         elif code != 0:
             shell = executor == "shell"
+            klass = None if shell else health.classify(os.path.join(d.paths.agents, agent_id))
             status = self._apply(
                 lambda g: outcomes.fail_claimed(
                     g, tid, agent_id, now_ns(),
                     f"Command exited with code {code}" if shell else f"Agent exited with code {code}",
-                    "agent-exit-nonzero",
+                    klass or "agent-exit-nonzero",
                     f"Execution failed with exit code {code}" if shell else None,
                     auto_evaluate=not shell and s.auto_evaluate,
                 ),
@@ -213,6 +215,8 @@ class Reaper:
             completed_at=format_ts(now_ns()),
         )
         d.log("INFO", f"[dispatcher] Agent {agent_id} for task '{tid}' exited with code {code}")
+        if executor != "shell" and code != 124:
+            health.record(d, entry, klass, success=status in ("done", "pending-eval"))
         self.archive(agent_id, tid, status)
         isolation.cleanup(d, meta)
         if status in ("done", "pending-eval"):

@@ -1,6 +1,8 @@
 """The agent registry ``service/registry.json`` (spec service 2.2).
 
 Writes: ``flock`` on ``.registry.lock``, read, modify, ``.registry.json.tmp``, fsync, rename. Readers never lock.
+A file that does not parse is treated as empty by readers (one warning line); the next writer moves it to
+``registry.json.corrupt-<UTC yyyymmddThhmmssZ>`` and rebuilds the entries from ``$WG/agents/*/metadata.json``.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ import fcntl
 import json
 import os
 import re
+import sys
 
-from .files import ServicePaths, proc_start_time, same_process
+from .files import ServicePaths, pid_alive, proc_start_time, read_json, same_process
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,20 +24,53 @@ if TYPE_CHECKING:
 
 LIVE_STATUSES = ("starting", "working", "idle", "frozen")
 _AGENT_DIR = re.compile(r"^agent-(\d+)$")
+_WARNED: set[str] = set()  # registry paths whose unreadable state this process has already reported
+
+
+def _stderr_log(level: str, message: str) -> None:
+    print(f"Warning: {message}", file=sys.stderr)
 
 
 class Registry:
-    def __init__(self, paths: ServicePaths) -> None:
+    def __init__(self, paths: ServicePaths, log: Callable[[str, str], None] | None = None) -> None:
         self.paths = paths
+        self.log = log or _stderr_log
 
-    def load(self) -> dict[str, Any]:
+    def _read(self) -> tuple[dict[str, Any], str | None]:
+        """The parsed file (``{}`` when absent), and the parse error of a file that is unreadable."""
         try:
             with open(self.paths.registry, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except (OSError, ValueError):
-            data = None
+                text = fh.read()
+        except FileNotFoundError:
+            return {}, None
+        except (OSError, UnicodeDecodeError) as exc:
+            return {}, str(exc)
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            return {}, str(exc)
         if not isinstance(data, dict):
-            data = {}
+            return {}, "not a JSON object"
+        return data, None
+
+    def corrupt(self) -> bool:
+        return self._read()[1] is not None
+
+    def repair(self) -> bool:
+        """Move an unreadable registry aside and rebuild it now (the daemon does this first in every tick)."""
+        if not self.corrupt():
+            return False
+        self.transaction(lambda data: None)
+        return True
+
+    def load(self) -> dict[str, Any]:
+        data, err = self._read()
+        if err is not None:
+            if self.paths.registry not in _WARNED:
+                _WARNED.add(self.paths.registry)
+                self.log("WARN", f"Registry unreadable ({err}); treating it as empty")
+        else:
+            _WARNED.discard(self.paths.registry)
         if not isinstance(data.get("agents"), dict):
             data["agents"] = {}
         if not isinstance(data.get("next_agent_id"), int):
@@ -46,6 +82,8 @@ class Registry:
         fd = os.open(self.paths.registry_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            if self.corrupt():
+                self._move_aside_and_rebuild()
             data = self.load()
             result = change(data)
             tmp = os.path.join(self.paths.dir, ".registry.json.tmp")
@@ -59,6 +97,63 @@ class Registry:
             return result
         finally:
             os.close(fd)
+
+    def _move_aside_and_rebuild(self) -> None:
+        """Spec 2.2: called with the lock held on an unreadable ``registry.json``."""
+        import time
+
+        err = self._read()[1]
+        name = f"registry.json.corrupt-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+        target, n = os.path.join(self.paths.dir, name), 1
+        while os.path.exists(target):  # two corruptions within one second: keep both
+            n += 1
+            target = os.path.join(self.paths.dir, f"{name}.{n}")
+        os.replace(self.paths.registry, target)
+        data = self.rebuild()
+        tmp = os.path.join(self.paths.dir, ".registry.json.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(data, indent=2, ensure_ascii=False))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.paths.registry)
+        _WARNED.discard(self.paths.registry)
+        shown = os.path.basename(target)
+        self.log("WARN", f"Registry unreadable ({err}); moved to {shown}; rebuilt from agent metadata")
+
+    def rebuild(self) -> dict[str, Any]:
+        """Entries from ``$WG/agents/*/metadata.json``: a pid still running that agent's ``run.sh`` →
+        ``working``, else ``dead``."""
+        from ..timeutil import format_ts, now_ns
+        from .procs import cmdline_has
+
+        agents: dict[str, Any] = {}
+        try:
+            names = os.listdir(self.paths.agents)
+        except OSError:
+            names = []
+        for name in sorted(names, key=lambda n: int(m.group(1)) if (m := _AGENT_DIR.match(n)) else -1):
+            adir = os.path.join(self.paths.agents, name)
+            meta = read_json(os.path.join(adir, "metadata.json")) if _AGENT_DIR.match(name) else None
+            if not meta:
+                continue
+            entry: dict[str, Any] = {"id": name}
+            for key in ("task_id", "executor", "model", "started_at", "worktree_path"):
+                if meta.get(key) is not None:
+                    entry[key] = meta[key]
+            entry["last_heartbeat"] = entry.get("started_at")
+            entry["output_file"] = os.path.join(adir, "output.log")
+            pid = meta.get("pid")
+            if isinstance(pid, int) and pid > 0:
+                entry["pid"] = entry["pgid"] = pid
+            run_sh = os.path.join(adir, "run.sh")
+            if isinstance(pid, int) and pid > 0 and pid_alive(pid) and cmdline_has(pid, run_sh):
+                entry["pid_start_time"] = proc_start_time(pid)
+                entry["status"] = "working"
+                entry["last_heartbeat"] = format_ts(now_ns())
+            else:
+                entry["status"] = "dead"
+            agents[name] = entry
+        return {"agents": agents, "next_agent_id": self.highest_agent_dir() + 1}
 
     def highest_agent_dir(self) -> int:
         try:

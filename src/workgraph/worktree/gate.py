@@ -213,24 +213,29 @@ def done_landing_gate(ctx: Ctx, graph: Graph, a: Args) -> DoneLanding:
     return result
 
 
-def _land_for_done(ctx: Ctx, task_id: str, found: Found, defer: bool, result: DoneLanding) -> None:
-    from .land import LandRefused, conflict_message, land_task
+def land_found(ctx: Ctx, task_id: str, found: Found) -> Outcome:
+    """Land ``found`` onto its target for ``wg done`` and ``wg land``, keeping the merge lock."""
+    from .land import land_task
 
-    push = bool(ctx.config.get("worktree.push_on_land", False))
-    root = os.path.dirname(os.path.realpath(ctx.wg_dir))
+    return land_task(
+        ctx.wg_dir,
+        os.path.dirname(os.path.realpath(ctx.wg_dir)),
+        found.path,
+        found.branch,
+        found.target,
+        task_id,
+        found.owner,
+        push=bool(ctx.config.get("worktree.push_on_land", False)),
+        keep_lock=True,
+        now_ns=ctx.now,
+    )
+
+
+def _land_for_done(ctx: Ctx, task_id: str, found: Found, defer: bool, result: DoneLanding) -> None:
+    from .land import LandRefused, conflict_message
+
     try:
-        outcome = land_task(
-            ctx.wg_dir,
-            root,
-            found.path,
-            found.branch,
-            found.target,
-            task_id,
-            found.owner,
-            push=push,
-            keep_lock=True,
-            now_ns=ctx.now,
-        )
+        outcome = land_found(ctx, task_id, found)
     except LandRefused as exc:
         record_refusal(ctx, task_id, [*result.log, exc.message.splitlines()[0]])
         raise

@@ -171,10 +171,10 @@ def decide(st: WorktreeState, task_status: str | None, caller: str | None, force
         return "skip", "no git metadata"
     if st.dirty and not force:
         return "uncommitted", f"{len(st.dirty)} uncommitted file(s)"
-    if st.landed and not st.dirty:
-        return "remove", "landed"
+    if st.dirty:  # --force: the snapshot commit is new, unlanded work, so the branch stays
+        return "keep-branch", f"{len(st.dirty)} uncommitted file(s) snapshotted on {st.branch} first"
     if st.landed:
-        return "remove", "landed; uncommitted changes snapshotted first"
+        return "remove", "landed"
     return "keep-branch", f"{st.commits_ahead} unlanded commit(s) on {st.branch}"
 
 

@@ -6,7 +6,7 @@ import os
 
 from ..errors import WgError
 from . import git
-from .gate import Found, apply_land_conflict, record_refusal, worktree_changes
+from .gate import Found, apply_land_conflict, land_found, record_refusal, worktree_changes
 from .records import AGENT_DIR, WORKTREES_DIR, agent_number, live_agents_using, task_agents
 
 TYPE_CHECKING = False
@@ -81,7 +81,7 @@ def _finish_change(graph: Graph, task_id: str, log: list[str], now: int, live: b
 def land_command(ctx: Ctx, task_id: str) -> tuple[Outcome | None, list[str]]:
     """Run 6.4. Returns (outcome or None when nothing to land, ids marked done); raises WgError on refusal."""
     from ..transitions import require
-    from .land import conflict_message, land_task
+    from .land import conflict_message
 
     graph = ctx.store.load()
     require(graph, task_id)
@@ -110,19 +110,7 @@ def land_command(ctx: Ctx, task_id: str) -> tuple[Outcome | None, list[str]]:
         from .gate import dirty_message
 
         raise WgError(dirty_message(task_id, found.path, tracked))
-    push = bool(ctx.config.get("worktree.push_on_land", False))
-    outcome = land_task(
-        ctx.wg_dir,
-        root,
-        found.path,
-        found.branch,
-        found.target,
-        task_id,
-        found.owner,
-        push=push,
-        keep_lock=True,
-        now_ns=ctx.now,
-    )
+    outcome = land_found(ctx, task_id, found)
     try:
         if outcome.kind == "conflict":
             on_conflict = str(ctx.config.get("worktree.on_conflict", "fail") or "fail")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
+
+from ..service.files import read_json, write_json_atomic
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,42 +25,26 @@ def metadata_path(wg_dir: str, agent_id: str) -> str:
     return os.path.join(wg_dir, "agents", agent_id, "metadata.json")
 
 
-def _read_json(path: str) -> dict[str, Any] | None:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def read_metadata(wg_dir: str, agent_id: str) -> dict[str, Any]:
-    return _read_json(metadata_path(wg_dir, agent_id)) or {}
+    return read_json(metadata_path(wg_dir, agent_id)) or {}
 
 
 def update_metadata(wg_dir: str, agent_id: str, **fields: Any) -> dict[str, Any]:
     """Merge ``fields`` into the agent's metadata (None deletes a key); atomic replace, fsynced."""
     path = metadata_path(wg_dir, agent_id)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    data = _read_json(path) or {}
+    data = read_json(path) or {}
     for key, value in fields.items():
         if value is None:
             data.pop(key, None)
         else:
             data[key] = value
-    tmp = f"{path}.tmp.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        os.write(fd, json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_json_atomic(path, data, pretty=True)
     return data
 
 
 def registry_agents(wg_dir: str) -> dict[str, dict[str, Any]]:
-    data = _read_json(os.path.join(wg_dir, "service", "registry.json")) or {}
+    data = read_json(os.path.join(wg_dir, "service", "registry.json")) or {}
     agents = data.get("agents")
     return {k: v for k, v in agents.items() if isinstance(v, dict)} if isinstance(agents, dict) else {}
 
@@ -100,7 +85,7 @@ def all_agents(wg_dir: str) -> dict[str, dict[str, Any]]:
         names = []
     for name in names:
         if AGENT_DIR.match(name):
-            meta = _read_json(metadata_path(wg_dir, name))
+            meta = read_json(metadata_path(wg_dir, name))
             if meta is not None:
                 found.setdefault(name, {}).update(meta)
     for agent_id, rec in found.items():

@@ -7,11 +7,25 @@ import time
 
 from . import git
 from .land import CLEANUP_MARKER
-from .records import task_agents
+from .records import WORKTREES_DIR, task_agents
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+
+def state_for_show(wg_dir: str, task_id: str) -> dict[str, Any] | None:
+    """What ``wg show`` calls: None at once (no registry read, no git) when the project has no
+    ``.wg-worktrees/``; never raises (a broken worktree must not break ``wg show``)."""
+    root = os.path.dirname(os.path.realpath(wg_dir))
+    if not os.path.isdir(os.path.join(root, WORKTREES_DIR)):
+        return None
+    from ..errors import WgError
+
+    try:
+        return worktree_state(wg_dir, task_id)
+    except (WgError, OSError, ValueError):
+        return None
 
 
 def worktree_state(wg_dir: str, task_id: str) -> dict[str, Any] | None:
