@@ -33,8 +33,10 @@ unit: $(STAMP) system-deps
 
 test: lint unit
 
+# Every benchmark prints `name value unit ratio` lines (ratios against a baseline measured in the same run).
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run.py
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
