@@ -254,7 +254,7 @@ def add_task(graph: Graph, req: AddRequest, now: int) -> dict[str, Any]:
         if tid in graph:
             raise WgError(f"Task with ID '{tid}' already exists")
     else:
-        tid = unique_id(slugify(req.title), graph.records, now // 1_000_000_000)
+        tid = unique_id(slugify(req.title), graph, now // 1_000_000_000)
     if tid in after:
         raise WgError(f"Task '{tid}' cannot block itself")
     draft = not req.agent_context and not req.no_place and not dot_title and not req.subtask
@@ -304,9 +304,8 @@ def add_task(graph: Graph, req: AddRequest, now: int) -> dict[str, Any]:
         for dep in after:
             if dep in graph:
                 graph.add_dependency(dep, tid)
-    for other in list(graph.tasks()):  # earlier forward references to this id
-        if other["id"] != tid and tid in (other.get("after") or ()):
-            graph.add_dependency(other["id"], tid)
+    for other in graph.referrers(tid):  # earlier forward references to this id
+        graph.add_dependency(other, tid)
     if parent_id is not None:
         _park_parent(graph, parent_id, tid, stamp)
     return {"id": tid, "paused": paused, "draft": draft, "warnings": warnings, "parent": parent_id}

@@ -117,6 +117,10 @@ class Graph:
             self._dependents = deps
         return self._dependents.get(task_id, [])
 
+    def referrers(self, task_id: str) -> list[str]:
+        """Other tasks whose current ``after`` lists ``task_id``, in graph order (a scan; no cache)."""
+        return [r["id"] for r in self.tasks() if r["id"] != task_id and task_id in (r.get("after") or ())]
+
 
 # -- readiness --------------------------------------------------------------------------------
 

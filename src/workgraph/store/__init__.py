@@ -20,8 +20,9 @@ if TYPE_CHECKING:
         def load(self) -> Graph:
             """A consistent snapshot; never waits for writers."""
 
-        def transaction(self, change: Callable[[Graph], T], now: int) -> T:
-            """Apply ``change`` under the writers' lock and persist what it touched."""
+        def transaction(self, change: Callable[[Graph], T], now: int, lazy: bool = False) -> T:
+            """Apply ``change`` under the writers' lock and persist what it touched (``lazy``: a pure
+            change that may get a graph parsing records on first access, see store/lazy.py)."""
 
         def claim(self, task_id: str, actor: str | None, now: int) -> Record:
             """Compare-and-set claim inside the lock (raises WgError when someone else won)."""

@@ -3,6 +3,11 @@
 Writers hold an exclusive ``flock`` on ``graph.lock`` from load to rename; the new file is written to
 ``.graph.tmp.<pid>``, fsynced, renamed over ``graph.jsonl`` and the directory fsynced, so a reader (which
 never locks) sees either the old or the new file. Untouched canonical lines are written back byte for byte.
+
+After writing a big file whose every line a full load would take back unchanged, the writer records the
+file's identity (inode, size, mtime, ctime) and line count in ``.graph.validated``. ``wg add`` on a file
+matching it in every field skips the full parse (store/lazy.py); any other file (a hand edit, another tool,
+a checkout) takes the full path, so a corrupt file is still never rewritten.
 """
 
 from __future__ import annotations
@@ -29,6 +34,11 @@ if TYPE_CHECKING:
 
 GRAPH_FILE = "graph.jsonl"
 LOCK_FILE = "graph.lock"
+# The identity (stat) of the graph file the last wg writer wrote and validated, plus its line count: a file
+# matching it in every field may take the add fast path (store/lazy.py). Only a cache: no fsync.
+VALIDATED_FILE = ".graph.validated"
+VALIDATED_VERSION = 1
+FRESH_CHECK_LIMIT = 1000  # a rewrite with more freshly serialized lines than this is not stamped
 BIG_FILE = 2_000_000  # above this, orjson's faster parse repays its ~16 ms import
 # Pretty or hand-spaced JSON always has a space beside a key's colon; a line holding either pattern is
 # re-serialized on the next write (two searches: this runs on every write transaction).
@@ -198,9 +208,10 @@ class JsonlStore:
         return os.path.isfile(self.path)
 
     # -- reading ------------------------------------------------------------------------------
-    def _read(self, for_write: bool = True) -> ParsedGraph:
+    def _read_bytes(self) -> tuple[bytes, os.stat_result]:
         try:
             with open(self.path, "rb") as fh:
+                st = os.fstat(fh.fileno())
                 data = fh.read()
         except FileNotFoundError:
             from ..errors import NotInitialized
@@ -208,6 +219,12 @@ class JsonlStore:
             raise NotInitialized() from None
         except OSError as exc:
             raise WgError(f"Failed to read {self.path}: {exc.strerror}") from None
+        return data, st
+
+    def _read(self, for_write: bool = True) -> ParsedGraph:
+        return self._parse(self._read_bytes()[0], for_write)
+
+    def _parse(self, data: bytes, for_write: bool = True) -> ParsedGraph:
         parsed = parse_graph(data, for_write=for_write)
         if self.freeze_gc and len(data) > BIG_FILE:
             import gc
@@ -259,19 +276,59 @@ class JsonlStore:
                 time.sleep(min(delay_ms * random.uniform(0.5, 1.5), 500) / 1000)
                 delay_ms = min(delay_ms * 2, 500)
 
-    def transaction(self, change: Callable[[Graph], T], now: int) -> T:
+    def transaction(self, change: Callable[[Graph], T], now: int, lazy: bool = False) -> T:
+        """Lock, load, ``change``, write what it touched.
+
+        ``lazy=True`` (``wg add``) allows the fast path on a big file matching its validation stamp: the
+        graph parses records on first access. ``change`` must then be pure, as it may run a second time on a
+        fully loaded graph when the file turns out not to be what the stamp promised.
+        """
         fd = self._lock()
         try:
-            parsed = self._read()
+            data, st = self._read_bytes()
+            if lazy and len(data) > BIG_FILE and len(data) == st.st_size:
+                lines = self._validated_lines(st)
+                if lines is not None:
+                    done = self._fast_transaction(data, lines, change, now)
+                    if done is not None:
+                        return done[0]
+            parsed = self._parse(data)
             graph = parsed.graph
             result = change(graph)
             if graph.touched or graph.removed:
                 self._stamp(graph, now)
                 if graph.touched or graph.removed:
-                    self._write(render_graph(graph, parsed.raw))
+                    out = render_graph(graph, parsed.raw)
+                    count = None
+                    if len(data) > BIG_FILE:  # every reused line is one a full load writes back as is
+                        count = _certified_count(graph, parsed.raw)
+                    self._write([out], count)
             return result
         finally:
             os.close(fd)  # releases the flock
+
+    def _fast_transaction(
+        self, data: bytes, lines: int, change: Callable[[Graph], T], now: int
+    ) -> tuple[T] | None:
+        """The lazy path (store/lazy.py); None when the full path must run instead."""
+        from .lazy import Distrust, LazyGraph, build_index, certify
+
+        index = build_index(data, lines)
+        if index is None:
+            return None
+        graph = LazyGraph(data, *index)
+        try:
+            result = change(graph)
+            if not (graph.touched or graph.removed):
+                return (result,)
+            self._stamp(graph, now)
+            if not (graph.touched or graph.removed):
+                return (result,)
+            pieces, fresh = graph.lazy.render(graph.touched)
+        except Distrust:
+            return None
+        self._write(pieces, len(graph.lazy) if certify(fresh) else None)
+        return (result,)
 
     @staticmethod
     def _stamp(graph: Graph, now: int) -> None:
@@ -292,19 +349,23 @@ class JsonlStore:
                 graph.touched.discard(rid)  # an explicit bump (wg msg send) keeps its own stamp
             graph.records[rid] = canonical(rec)
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, pieces: list[bytes | memoryview], validated_lines: int | None = None) -> None:
+        """Write ``pieces`` atomically; ``validated_lines`` (the record count) stamps the new file as
+        validated, None removes any stamp."""
         tmp = os.path.join(self.dir, f".graph.tmp.{os.getpid()}")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
             try:
-                view = memoryview(data)
-                while view:
-                    n = os.write(fd, view)
-                    view = view[n:]
+                for piece in pieces:
+                    view = memoryview(piece)
+                    while view:
+                        n = os.write(fd, view)
+                        view = view[n:]
                 os.fsync(fd)
+                os.replace(tmp, self.path)
+                st = os.fstat(fd)
             finally:
                 os.close(fd)
-            os.replace(tmp, self.path)
         except OSError as exc:
             try:
                 os.unlink(tmp)
@@ -316,6 +377,40 @@ class JsonlStore:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+        self._record_validated(st if validated_lines is not None else None, validated_lines or 0)
+
+    # -- the validation stamp -------------------------------------------------------------------
+    def _validated_lines(self, st: os.stat_result) -> int | None:
+        """The stamp's line count when ``st`` is exactly the file it describes."""
+        from ..fastjson import loads
+
+        try:
+            with open(os.path.join(self.dir, VALIDATED_FILE), "rb") as fh:
+                stamp = loads(fh.read().decode("utf-8"))
+        except (OSError, ValueError):
+            return None
+        if type(stamp) is not dict or stamp.get("v") != VALIDATED_VERSION:
+            return None
+        if any(stamp.get(k) != v for k, v in _identity(st).items()):
+            return None
+        lines = stamp.get("lines")
+        return lines if type(lines) is int else None
+
+    def _record_validated(self, st: os.stat_result | None, lines: int) -> None:
+        """Stamp the file just written (if it is still the one at ``self.path``), or drop the stamp."""
+        path = os.path.join(self.dir, VALIDATED_FILE)
+        try:
+            if st is None or _identity(os.stat(self.path)) != _identity(st):
+                os.unlink(path)
+                return
+            from ..fastjson import dumps
+
+            tmp = f"{path}.tmp.{os.getpid()}"
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(dumps({"v": VALIDATED_VERSION, **_identity(st), "lines": lines}) + "\n")
+            os.replace(tmp, path)
+        except OSError:  # a cache: at worst the next add takes the full path
+            pass
 
     # -- convenience transactions ---------------------------------------------------------------
     def claim(self, task_id: str, actor: str | None, now: int) -> Record:
@@ -332,6 +427,27 @@ class JsonlStore:
         from ..oplog import append_operation
 
         append_operation(self.dir, op, now, **fields)
+
+
+def _identity(st: os.stat_result) -> dict[str, int]:
+    return {
+        "st_ino": st.st_ino,
+        "st_size": st.st_size,
+        "st_mtime_ns": st.st_mtime_ns,
+        "st_ctime_ns": st.st_ctime_ns,
+    }
+
+
+def _certified_count(graph: Graph, raw: dict[str, bytes]) -> int | None:
+    """After a full big-file rewrite: the record count when each freshly serialized line would load back
+    unchanged and be written back byte for byte (reused lines are exactly their compact form), else None."""
+    from .lazy import certify
+
+    records = graph.records
+    fresh = (records.keys() - raw.keys()) | (graph.touched & records.keys())
+    if len(fresh) > FRESH_CHECK_LIMIT:
+        return None
+    return len(records) if certify([dumps_line(records[rid]).encode("utf-8") for rid in fresh]) else None
 
 
 def _env_int(name: str, default: int) -> int:
