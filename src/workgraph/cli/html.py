@@ -6,36 +6,14 @@ import os
 import sys
 
 from .args import Cmd, Opt, flag
+from .progress import progress_bar
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from .args import Args
     from .context import Ctx
 
 PROGRESS_MIN = 200  # pages; smaller exports finish before a bar would be worth drawing
-
-
-def _progress_bar(stream: object) -> Callable[[int, int], None] | None:
-    """A one-line bar on a terminal stderr, redrawn at most ~100 times; None when stderr is not a TTY."""
-    isatty = getattr(stream, "isatty", None)
-    if not callable(isatty) or not isatty():
-        return None
-    state = {"last": -1}
-
-    def draw(done: int, total: int) -> None:
-        pct = done * 100 // total if total else 100
-        if pct == state["last"] and done != total:
-            return
-        state["last"] = pct
-        width = 30
-        filled = width * done // total if total else width
-        line = f"\rWriting pages [{'#' * filled}{' ' * (width - filled)}] {done}/{total}"
-        sys.stderr.write(line + ("\n" if done == total else ""))
-        sys.stderr.flush()
-
-    return draw
 
 
 def run_html(ctx: Ctx, a: Args) -> int:
@@ -52,7 +30,9 @@ def run_html(ctx: Ctx, a: Args) -> int:
     side = load_side_data(ctx.wg_dir, graph, ids)
     total = len(graph)
     note = f" ({len(ids)} public of {total})" if public_only else ""
-    progress = _progress_bar(sys.stderr) if len(ids) >= PROGRESS_MIN and not ctx.json else None
+    progress = (
+        progress_bar(sys.stderr, "Writing pages") if len(ids) >= PROGRESS_MIN and not ctx.json else None
+    )
     try:
         pages = write_site(graph, ids, side, out_dir, title, ctx.now, note, progress)
     except OSError as exc:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from .args import Arg, Cmd, Opt, flag
+from .progress import progress_bar
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -123,7 +125,11 @@ def gc_worktrees(
     graph = ctx.store.load()
     caller = os.environ.get("WG_WORKTREE_PATH") or None
     rows: list[dict[str, Any]] = []
-    for st in scan(ctx.wg_dir, _root(ctx)):
+    states = list(scan(ctx.wg_dir, _root(ctx)))
+    progress = progress_bar(sys.stderr, "Checking worktrees") if len(states) >= 5 and not ctx.json else None
+    for n, st in enumerate(states, 1):
+        if progress is not None:
+            progress(n - 1, len(states))
         if min_age is not None and not older_than(st, min_age):
             continue
         if dead_only and st.live:
@@ -143,6 +149,8 @@ def gc_worktrees(
                 "messages": messages,
             }
         )
+    if progress is not None:
+        progress(len(states), len(states))
     if ctx.json:
         ctx.emit_json({"executed": execute, "worktrees": rows})
         return 0
