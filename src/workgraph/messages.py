@@ -163,7 +163,7 @@ def _locked(path: str, create: bool) -> AbstractContextManager[int | None]:
 
 
 def _atomic_write(path: str, text: str) -> None:
-    tmp = path + ".tmp"
+    tmp = f"{path}.tmp.{os.getpid()}"  # per process: two writers never share a temp file
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -246,7 +246,9 @@ def read_unread(wg_dir: str, task_id: str, reader: str, now: int) -> list[Messag
         unread = sorted((m for m in records if m["id"] > cursor), key=lambda m: int(m["id"]))
         if not unread:
             return []
+        # The cursor first: replacing the message file must be the last act under its lock, since a
+        # waiter that finds the new file locks that one at once (the old file's lock no longer guards it).
+        write_cursor(wg_dir, reader, task_id, unread[-1]["id"])
         if mark(unread, {m["id"] for m in unread}, "read", format_ts(now)):
             _atomic_write(path, render_lines(parsed))
-        write_cursor(wg_dir, reader, task_id, unread[-1]["id"])
     return unread
