@@ -363,7 +363,7 @@ def set_keys(path: str, items: list[tuple[str, Any]]) -> None:
 
 def write_atomic(path: str, text: str) -> None:
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = path + ".tmp"
+    tmp = f"{path}.tmp.{os.getpid()}"  # per process: concurrent `wg config` writers never share a temp file
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
         fh.flush()

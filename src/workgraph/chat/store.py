@@ -32,8 +32,10 @@ def uuid7(now: int | None = None) -> str:
 
 
 def _write_atomic(path: str, text: str) -> None:
+    # ``.coordinator-cursor`` has one writer (the session lock's holder) and keeps the spec's ``<name>.tmp``;
+    # every other file (``.cursor`` too: several consumers refresh it at once) gets a temp of its own.
     tmp = f"{path}.tmp"
-    if not path.endswith((CURSOR, HANDLER_CURSOR)):
+    if not path.endswith(HANDLER_CURSOR):
         tmp = f"{path}.tmp.{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
@@ -375,28 +377,57 @@ def take_lock(chat_dir: str, kind: str, now: int | None = None) -> int | None:
     """Take the session lock ``.handler.pid`` (spec 2 "Lock and marker files") for this process.
 
     Returns None when taken, else the pid of the live holder. A dead holder or an unparseable file is
-    removed and the lock taken.
+    removed and the lock taken. The file appears complete (a hard link to a written temp), so no one ever
+    reads a half-written lock, and a stale one is removed only under a ``flock`` on it after checking that
+    the path still names it: a waiter never removes a lock another process has just taken.
     """
     path = os.path.join(chat_dir, LOCK_FILE)
     stamp = format_ts(now if now is not None else now_ns())
-    for _ in range(3):
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-        except FileExistsError:
-            holder = lock_holder(chat_dir)
-            if holder is not None and holder != os.getpid():
-                return holder
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(f"{os.getpid()}\n{stamp}\n{kind}\n")
+    try:
+        for _ in range(3):
             try:
-                os.unlink(path)
-            except FileNotFoundError:
+                os.link(tmp, path)
+                return None
+            except FileExistsError:
                 pass
-            continue
+            holder = _remove_if_stale(path)
+            if holder is not None:
+                return holder
+        return lock_holder(chat_dir) or -1
+    finally:
         try:
-            os.write(fd, f"{os.getpid()}\n{stamp}\n{kind}\n".encode())
-        finally:
-            os.close(fd)
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def _remove_if_stale(path: str) -> int | None:
+    """The live holder's pid, else None after removing the dead or unparseable lock at ``path``."""
+    from ..service.files import pid_alive
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
         return None
-    return lock_holder(chat_dir) or -1
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        mine = os.fstat(fd)
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            return None
+        if (current.st_ino, current.st_dev) != (mine.st_ino, mine.st_dev):
+            return None  # replaced meanwhile: look again
+        first = os.pread(fd, 64, 0).decode("utf-8", errors="replace").split("\n", 1)[0].strip()
+        if first.isdigit() and int(first) != os.getpid() and pid_alive(int(first)):
+            return int(first)
+        os.unlink(path)  # still the file we locked: no one else removes it while we hold its flock
+        return None
+    finally:
+        os.close(fd)
 
 
 def release_lock(chat_dir: str) -> None:

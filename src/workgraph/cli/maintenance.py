@@ -235,12 +235,19 @@ def _archive_undo(ctx: Ctx) -> int:
         return restore_records(g, batch, _read_archive(ctx))
 
     restored, skipped = store.transaction(change, ctx.now)
-    if restored:
-        store.transaction(lambda g: _rewrite_archive_without(ctx, set(restored)), ctx.now)
-    try:
-        os.unlink(os.path.join(ctx.wg_dir, BATCH_FILE))
-    except OSError:
-        pass
+
+    def finish(g: Graph) -> None:
+        # Under the graph lock, and only if the batch file still names this batch: a `wg archive` that ran
+        # meanwhile wrote a new one, which must survive.
+        if restored:
+            _rewrite_archive_without(ctx, set(restored))
+        if _read_batch(ctx) == batch:
+            try:
+                os.unlink(os.path.join(ctx.wg_dir, BATCH_FILE))
+            except OSError:
+                pass
+
+    store.transaction(finish, ctx.now)
     if restored:
         ctx.mutated("restore", detail={"task_ids": restored})
     if ctx.json:

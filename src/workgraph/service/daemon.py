@@ -108,6 +108,7 @@ class Daemon:
         self.kill_agents = False
         self.force = False
         self.frozen_pids: list[int] = []
+        self.state_lock = threading.Lock()  # one save at a time: the last write is the newest state
 
     # -- lifecycle ----------------------------------------------------------------------------
     def run(self) -> int:
@@ -267,6 +268,12 @@ class Daemon:
         self.frozen_pids = [p for p in pids if isinstance(p, int)] if isinstance(pids, list) else []
 
     def _save_dispatcher_state(self) -> None:
+        """Called by the tick thread and by IPC threads (pause, resume, freeze, ...): each save reads the
+        in-memory state under ``state_lock``, so an older snapshot never lands after a newer one."""
+        with self.state_lock:
+            self._save_dispatcher_state_locked()
+
+    def _save_dispatcher_state_locked(self) -> None:
         from .. import __version__
 
         d, s = self.dispatcher, self.dispatcher.settings

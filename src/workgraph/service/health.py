@@ -8,6 +8,8 @@ Consecutive agent failures classified as provider/API errors are counted per pro
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 
@@ -15,6 +17,7 @@ from .files import read_json, write_json_atomic
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
     from .dispatcher import Dispatcher
@@ -76,10 +79,30 @@ def load(service_dir: str) -> dict[str, Any]:
     return data
 
 
+@contextlib.contextmanager
+def _locked(service_dir: str) -> Iterator[None]:
+    """``provider_health.lock``: the daemon's ``record`` and ``wg service resume``'s ``clear`` both rewrite the
+    file; without it a ``record`` that read before a ``clear`` could write the old counts back. Taken alone."""
+    os.makedirs(service_dir, exist_ok=True)
+    fd = os.open(
+        os.path.join(service_dir, "provider_health.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644
+    )
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def record(d: Dispatcher, entry: dict[str, Any], klass: str | None, success: bool) -> None:
     """After an agent (not ``shell``) ended: count an API failure, reset on success, pause at the threshold."""
     if not success and not (klass or "").startswith("api-error"):
         return
+    with _locked(d.paths.dir):
+        _record(d, entry, klass, success)
+
+
+def _record(d: Dispatcher, entry: dict[str, Any], klass: str | None, success: bool) -> None:
     provider = provider_of(entry)
     data = load(d.paths.dir)
     slot = data["providers"].setdefault(provider, {"consecutive_failures": 0, "paused": False})
@@ -109,9 +132,14 @@ def record(d: Dispatcher, entry: dict[str, Any], klass: str | None, success: boo
 
 def clear(service_dir: str) -> list[str]:
     """``wg service resume``: the lines to print; counts and pause flags are reset."""
-    path = path_of(service_dir)
-    if not os.path.exists(path):
+    if not os.path.exists(path_of(service_dir)):
         return []
+    with _locked(service_dir):
+        return _clear(service_dir)
+
+
+def _clear(service_dir: str) -> list[str]:
+    path = path_of(service_dir)
     data = load(service_dir)
     paused = sorted(
         p for p, slot in data["providers"].items() if isinstance(slot, dict) and slot.get("paused")
