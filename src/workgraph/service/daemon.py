@@ -132,7 +132,7 @@ class Daemon:
 
     def _run_locked(self, lock_fd: int) -> int:
         from ..config import ConfigError
-        from ..store.jsonl import JsonlStore
+        from .cachedstore import CachedStore
 
         try:
             settings = settings_from(self.paths.wg_dir, self.overrides)
@@ -152,7 +152,7 @@ class Daemon:
         os.ftruncate(lock_fd, 0)
         os.pwrite(lock_fd, f"{os.getpid()}\n".encode(), 0)
         self.dispatcher = Dispatcher(
-            self.paths, JsonlStore(self.paths.wg_dir), settings, self.log, self.kick, self._note_own_write
+            self.paths, CachedStore(self.paths.wg_dir), settings, self.log, self.kick, self._note_own_write
         )
         self._load_dispatcher_state()
         self.dispatcher.reaper.readopt()

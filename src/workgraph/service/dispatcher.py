@@ -18,6 +18,8 @@ from ..graph import Readiness
 from ..model import log_entry
 from ..timeutil import format_ts, now_ns
 from .breaker import BREAKER_TAG, Breaker, spawn_breaker_tripped, spawn_failure_change
+from .claims import Planned as _Planned
+from .claims import claim as _claim
 from .files import ServicePaths, proc_start_time
 from .procs import kill_group as _kill_group
 from .reaper import Reaper
@@ -224,14 +226,30 @@ class Dispatcher:
             return 0
         self._idle_message = ""
         spawned = 0
-        for task in cands:
-            if spawned >= slots or self.shutting_down:
+        pending = iter(cands)
+        more = True
+        while more and spawned < slots and not self.shutting_down:
+            # plan the next candidates for the free slots, then claim them all in one graph transaction
+            batch: list[_Planned] = []
+            more = False
+            for task in pending:
+                if self.shutting_down:
+                    break
+                if not self._throttle_allows(task):
+                    continue
+                planned = self._plan(task)
+                if planned is None:
+                    continue
+                batch.append(planned)
+                if len(batch) >= slots - spawned:
+                    more = True
+                    break
+            if not batch:
                 break
-            if not self._throttle_allows(task):
-                continue
-            if self._claim_and_spawn(task):
-                spawned += 1
-                if limit == 1:
+            n = self._claim_and_spawn(batch)
+            spawned += n
+            if limit == 1:
+                for _ in range(n):
                     self.breaker.probe_sent()
         return spawned
 
@@ -269,20 +287,22 @@ class Dispatcher:
         return False
 
     # -- claim and spawn (5.3) ----------------------------------------------------------------
-    def _claim_and_spawn(self, task: Record) -> bool:
+    def _plan(self, task: Record) -> _Planned | None:
+        """Step 1-2 of 5.3 for one candidate: its spawn plan, or None (waiting for assignment, or a planning
+        failure, recorded on the task here)."""
         from ..executors import dispatch as ex
 
         tid = task["id"]
         cfg = ex.load(self.paths.wg_dir)
         if ex.awaits_assignment(task, cfg):
-            return False
+            return None
         try:
             plan, cfg = ex.plan_task(task, self.paths.wg_dir, self.settings, cfg)
         except ex.ExecutorNotFound as exc:
             missing = exc
             self.log("ERROR", f"[dispatcher] {tid}: {missing.message}")
             self._write(lambda g: ex.fail_missing_program(g, tid, missing, now_ns()))
-            return False
+            return None
         except ex.PlanError as exc:
             err, limit = exc.message, self.settings.max_spawn_failures
             mode, executor = str(task.get("exec_mode") or "full"), str(self.settings.executor)
@@ -290,51 +310,69 @@ class Dispatcher:
             shown = limit if limit > 0 else "unlimited"
             self.log("WARN", f"[dispatcher] {tid}: Spawn failed (attempt {k}/{shown}): {err}. "
                      f"exec_mode={mode}, executor={executor}")  # fmt: skip
-            return False
+            return None
         self.log("INFO", plan.log_line(tid))
-        started = format_ts(now_ns())
-        entry: dict[str, Any] = {"task_id": tid, "executor": plan.executor, "started_at": started}
-        if plan.model:
-            entry["model"] = plan.model
-        agent_id = self.registry.reserve(entry)
-        spawned_by = f"Spawned by dispatcher --executor {plan.executor}"
-        if plan.model:
-            spawned_by += f" --model {plan.model}"
+        return _Planned(task, plan, cfg, format_ts(now_ns()), ex.audits_dispatch(task, cfg))
 
-        audit = ex.audits_dispatch(task, cfg)
+    def _claim_and_spawn(self, batch: list[_Planned]) -> int:
+        """Reserve an agent id for each planned task (one registry write), claim them all in one graph
+        transaction (each claim a compare-and-set on the task as read in that transaction), then start the
+        agents whose claim held. Returns how many started."""
+        entries: list[dict[str, Any]] = []
+        for p in batch:
+            entry: dict[str, Any] = {"task_id": p.tid, "executor": p.plan.executor, "started_at": p.started}
+            if p.plan.model:
+                entry["model"] = p.plan.model
+            entries.append(entry)
+        agent_ids = self.registry.reserve_many(entries)
 
-        def claim(g: Graph) -> Record | None:
-            cur = g.get(tid)
-            if cur is None or cur.get("status") not in ("open", "incomplete") or cur.get("assigned"):
-                return None
-            claimed = g.update(
-                tid,
-                status="in-progress",
-                assigned=agent_id,
-                started_at=started,
-                dispatch_count=int(cur.get("dispatch_count") or 0) + 1,
-                log=[*(cur.get("log") or []), log_entry(started, spawned_by)],
-            )
-            if audit and not cur.get("agent"):
-                from ..agency.scaffold import audit_direct_dispatch
-
-                audit_direct_dispatch(g, tid, now_ns())
-            return claimed
+        def claim_all(g: Graph) -> list[Record | None]:
+            return [_claim(g, p, agent_id) for p, agent_id in zip(batch, agent_ids, strict=True)]
 
         try:
-            claimed = self._write(claim)
+            claims: list[Record | None] = self._write(claim_all)
+        except WgError:
+            claims = [self._claim_alone(p, agent_id) for p, agent_id in zip(batch, agent_ids, strict=True)]
+        lost = [agent_id for agent_id, c in zip(agent_ids, claims, strict=True) if c is None]
+        if lost:
+            self.registry.delete_many(lost)
+        launched: list[tuple[str, _Planned]] = []
+        deferring = self.registry.defer()  # the started agents are registered in one write
+        try:
+            for p, agent_id, claimed in zip(batch, agent_ids, claims, strict=True):
+                if claimed is None:
+                    continue
+                try:
+                    self._start(agent_id, claimed, p.plan, p.cfg)
+                except Exception as exc:
+                    self._roll_back(agent_id, p.tid, exc, p.plan.exec_mode)
+                    continue
+                launched.append((agent_id, p))
+        except BaseException:
+            if deferring:
+                self.registry.end_defer()
+            raise
+        if deferring:
+            try:
+                self.registry.end_defer()
+            except Exception as exc:  # registering failed: stop each agent, revert its claim (5.3 step 7)
+                for agent_id, p in launched:
+                    with self.children_lock:
+                        proc = self.children.get(agent_id)
+                    if proc is not None:
+                        _kill_group(proc.pid, signal.SIGKILL)
+                    self._roll_back(agent_id, p.tid, exc, p.plan.exec_mode)
+                return 0
+        return len(launched)
+
+    def _claim_alone(self, p: _Planned, agent_id: str) -> Record | None:
+        """One claim in a transaction of its own (after a batch failed: only the failing task is skipped)."""
+        try:
+            claimed: Record | None = self._write(lambda g: _claim(g, p, agent_id))
         except WgError as exc:
-            self.log("WARN", f"[dispatcher] {tid}: claim failed: {exc.message}")
+            self.log("WARN", f"[dispatcher] {p.tid}: claim failed: {exc.message}")
             claimed = None
-        if claimed is None:
-            self.registry.delete(agent_id)
-            return False
-        try:
-            self._start(agent_id, claimed, plan, cfg)
-        except Exception as exc:
-            self._roll_back(agent_id, tid, exc, plan.exec_mode)
-            return False
-        return True
+        return claimed
 
     def _start(self, agent_id: str, task: Record, plan: Any = None, cfg: Any = None) -> None:
         """Prepare the agent directory (5.3 step 4), start ``bash run.sh`` (5) and register it (6). Without a
@@ -354,7 +392,11 @@ class Dispatcher:
         from . import isolation
 
         target = isolation.target_for(self, task, plan.kind, plan.exec_mode, cfg)
+        if target:
+            self.registry.flush()  # worktree leases are read from the file: no queued registry update
         info = isolation.prepare(self, agent_id, task["id"], target) if target else None
+        if target:
+            self.registry.flush()
         try:
             launch = ex.prepare(
                 plan,

@@ -8,17 +8,17 @@ stopped are kept in ``stopping`` so no other path handles them meanwhile.
 from __future__ import annotations
 
 import functools
-import json
 import os
-import shutil
 import signal
 import subprocess
 import threading
 import time
 
 from ..errors import WgError
-from ..timeutil import format_compact_utc, format_ts, now_ns, parse_ts
+from ..timeutil import format_ts, now_ns, parse_ts
 from . import health, isolation, outcomes
+from .exits import Exit as _Exit
+from .exits import archive
 from .files import pid_alive, proc_start_time, read_json, same_process
 from .procs import cmdline_has, find_by_arg, group_alive, kill_group, pid_reused, safe_group, stop_group
 from .registry import LIVE_STATUSES, entry_live
@@ -108,12 +108,32 @@ class Reaper:
         if not finished:
             return
         entries = self._entries()
-        for agent_id, proc in finished:
-            if self._busy(agent_id):
-                continue
-            rc = proc.returncode
-            code = rc if rc >= 0 else 128 - rc
-            self.complete(agent_id, entries.get(agent_id) or {}, code)
+        deferring = self.d.registry.defer()  # the exits' registry updates in one write
+        try:
+            exits = []
+            for agent_id, proc in finished:
+                if self._busy(agent_id):
+                    continue
+                rc = proc.returncode
+                code = rc if rc >= 0 else 128 - rc
+                x = self._exit(agent_id, entries.get(agent_id) or {}, code)
+                if x is not None:
+                    exits.append(x)
+            # the outcomes in one graph transaction; should it fail, each on its own as before
+            batch = [x for x in exits if x.change is not None]
+            done: dict[str, str] = {}
+            if len(batch) > 1:
+                try:
+                    results = self._write(lambda g: [x.change(g) for x in batch if x.change is not None])
+                    done = {x.agent_id: str(r) for x, r in zip(batch, results, strict=True)}
+                except WgError:
+                    done = {}
+            for x in exits:
+                status = done.get(x.agent_id)
+                self._exited(x, status if status is not None else self._outcome(x))
+        finally:
+            if deferring:
+                self.d.registry.end_defer()
 
     # -- 2. liveness of every live entry (adopted agents, other processes' spawns) -------------
     def check_liveness(self) -> None:
@@ -169,45 +189,67 @@ class Reaper:
 
     # -- completion (5.4) ---------------------------------------------------------------------
     def complete(self, agent_id: str, entry: dict[str, Any], code: int) -> None:
+        x = self._exit(agent_id, entry, code)
+        if x is not None:
+            self._exited(x, self._outcome(x))
+
+    def _outcome(self, x: _Exit) -> str:
+        """Write the exit's outcome on its own (one transaction, or the worktree landing path)."""
+        return self._apply(x.change, x.agent_id, x.tid) if x.change is not None else x.run()
+
+    def _exit(self, agent_id: str, entry: dict[str, Any], code: int) -> _Exit | None:
+        """What an exit does to the graph (5.4): a pure change, or the worktree path to run; None when it was
+        a death, handled here (137/143)."""
         d = self.d
         tid = str(entry.get("task_id", ""))
         executor = str(entry.get("executor") or "shell")
         meta = self._meta(agent_id)
+        if meta.get("worktree_path"):
+            d.registry.flush()  # worktree code reads the registry file: no queued update around it
         timeout = meta.get("timeout_secs", entry.get("timeout_secs"))
         started = parse_ts(entry.get("started_at"))
         ran = (now_ns() - started) / _NS if started else 0.0
         s = d.settings
         pid = entry.get("pid")
-        klass: str | None = None
+        x = _Exit(agent_id, entry, code, tid, executor, meta)
         if code == 124 or (code == 137 and isinstance(timeout, int) and timeout > 0 and ran >= timeout):
-            status = self._apply(
-                lambda g: outcomes.fail_claimed(
-                    g, tid, agent_id, now_ns(), "Agent exceeded hard timeout", "agent-hard-timeout", None
-                ),
-                agent_id,
-                tid,
+            x.change = lambda g: outcomes.fail_claimed(
+                g, tid, agent_id, now_ns(), "Agent exceeded hard timeout", "agent-hard-timeout", None
             )
-        elif code in (137, 143):
+            return x
+        if code in (137, 143):
             self.death(agent_id, entry, self._cause(agent_id, entry), code=code)
-            return
-        elif executor == "shell" and code == 0:
-            status = self._done_path(agent_id, tid, meta, pid, "Execution completed successfully", gate=False)
-        elif code != 0:
-            shell = executor == "shell"
-            klass = None if shell else health.classify(os.path.join(d.paths.agents, agent_id))
-            status = self._apply(
-                lambda g: outcomes.fail_claimed(
+            return None
+        if code != 0 or executor == "shell":
+            if code == 0:
+                note: str | None = "Execution completed successfully"
+                gate = False
+            else:
+                shell = executor == "shell"
+                klass = x.klass = None if shell else health.classify(os.path.join(d.paths.agents, agent_id))
+                x.change = lambda g: outcomes.fail_claimed(
                     g, tid, agent_id, now_ns(),
                     f"Command exited with code {code}" if shell else f"Agent exited with code {code}",
                     klass or "agent-exit-nonzero",
                     f"Execution failed with exit code {code}" if shell else None,
                     auto_evaluate=not shell and s.auto_evaluate,
-                ),
-                agent_id,
-                tid,
-            )  # fmt: skip
+                )  # fmt: skip
+                return x
         else:
-            status = self._done_path(agent_id, tid, meta, pid, None, gate=True)
+            note, gate = None, True
+        if isolation.worktree_of(meta) is not None:
+            x.run = lambda: self._done_path(agent_id, tid, meta, pid, note, gate)
+        elif gate:
+            x.change = lambda g: self._evidence_gate(g, tid, agent_id, meta, pid)
+        else:
+            x.change = lambda g: outcomes.done_claimed(
+                g, tid, agent_id, now_ns(), note, s.max_retries, s.respawn_backoff_secs, pid
+            )
+        return x
+
+    def _exited(self, x: _Exit, status: str) -> None:
+        """After the outcome is written: the registry entry, health, archive, worktree removal, breaker."""
+        d, agent_id, tid, code, meta = self.d, x.agent_id, x.tid, x.code, x.meta
         d.registry.update(
             agent_id,
             status=outcomes.registry_status(status),
@@ -215,9 +257,11 @@ class Reaper:
             completed_at=format_ts(now_ns()),
         )
         d.log("INFO", f"[dispatcher] Agent {agent_id} for task '{tid}' exited with code {code}")
-        if executor != "shell" and code != 124:
-            health.record(d, entry, klass, success=status in ("done", "pending-eval"))
+        if x.executor != "shell" and code != 124:
+            health.record(d, x.entry, x.klass, success=status in ("done", "pending-eval"))
         self.archive(agent_id, tid, status)
+        if meta.get("worktree_path"):
+            d.registry.flush()
         isolation.cleanup(d, meta)
         if status in ("done", "pending-eval"):
             d.breaker.task_done(tid)
@@ -442,29 +486,7 @@ class Reaper:
 
     # -- archive (5.4 "always") -----------------------------------------------------------------
     def archive(self, agent_id: str, tid: str, status: str) -> None:
-        wg = self.d.paths.wg_dir
-        src = os.path.join(self.d.paths.agents, agent_id)
-        if not tid or not os.path.isdir(src):
-            return
-        try:
-            base = os.path.join(wg, "log", "agents", tid, format_compact_utc(now_ns()))
-            dest, k = base, 1
-            while os.path.exists(dest):
-                k += 1
-                dest = f"{base}-{k}"
-            shutil.copytree(src, dest)
-            if status in ("done", "pending-eval", "failed", "failed-pending-eval"):
-                task = self.d.store.load().get(tid) or {}
-                out = os.path.join(wg, "output", tid)
-                os.makedirs(out, exist_ok=True)
-                for name, value in (
-                    ("log.json", task.get("log") or []),
-                    ("artifacts.json", task.get("artifacts") or []),
-                ):
-                    with open(os.path.join(out, name), "w", encoding="utf-8") as fh:
-                        json.dump(value, fh, indent=2, ensure_ascii=False)
-        except OSError as exc:
-            self.d.log("WARN", f"[dispatcher] could not archive {agent_id}: {exc}")
+        archive(self.d, agent_id, tid, status)
 
 
 def _clear(g: Graph, tid: str, who: str) -> bool:
