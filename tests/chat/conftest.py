@@ -125,6 +125,17 @@ def _install_fake(p: ChatProject) -> None:
     cfg.write_text(text + f'\n[chat]\nhandler = "{script}"\n')
 
 
+def stop_all(p: ChatProject) -> None:
+    """Stop the daemon (gracefully, then by force) and every fake handler or CLI the test started."""
+    pids = daemon_pids(p.wg)
+    if pids:
+        p.run("service", "stop", timeout=30)
+    for pid in pids:
+        _kill(pid)
+    for pid in p.alive():  # fake handlers this test started
+        _kill(pid)
+
+
 @pytest.fixture
 def chatp(project: Project) -> Iterator[ChatProject]:
     p = ChatProject(project.root, project.home)
@@ -133,10 +144,4 @@ def chatp(project: Project) -> Iterator[ChatProject]:
         p.env.pop(k, None)
     _install_fake(p)
     yield p
-    pids = daemon_pids(p.wg)
-    if pids:
-        p.run("service", "stop", timeout=30)
-    for pid in pids:
-        _kill(pid)
-    for pid in p.alive():  # fake handlers this test started
-        _kill(pid)
+    stop_all(p)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.chat.conftest import ChatProject, _kill, holds, pid_alive, wait_for
+from tests.chat.conftest import ChatProject, holds, pid_alive, stop_all, wait_for
 from tests.conftest import Project
 
 # The fake claude CLI of the spec 7 harness: stream-json in, stream-json out.
@@ -112,25 +112,7 @@ def claudep(project: Project) -> Iterator[ClaudeProject]:
     (p.wg / "executors").mkdir(exist_ok=True)
     (p.wg / "executors" / "claude.toml").write_text(f'[executor]\ncommand = "{fake}"\n')
     yield p
-    service = p.wg / "service"
-    pids: set[int] = set()
-    for name in ("daemon.lock",):
-        try:
-            pids.add(int((service / name).read_text().strip()))
-        except (OSError, ValueError):
-            pass
-    try:
-        pid = json.loads((service / "state.json").read_text()).get("pid")
-        if isinstance(pid, int):
-            pids.add(pid)
-    except (OSError, ValueError):
-        pass
-    if pids:
-        p.run("service", "stop", timeout=30)
-    for pid in pids:
-        _kill(pid)
-    for pid in p.alive():
-        _kill(pid)
+    stop_all(p)
 
 
 def _reply(p: ChatProject, n: int, rid: object) -> dict[str, object] | None:

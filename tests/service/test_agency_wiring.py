@@ -8,13 +8,12 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import Project
-from tests.service.test_daemon import _kill_group, started_pid, wait_for
+from tests.daemon_helpers import started_pid, svc, wait_for
+
+__all__ = ["svc"]  # the fixture: daemon and agents killed at the end, even on failure
 
 # A task agent logs and finishes; the evaluator (called by `wg evaluate run` in `.evaluate-*`) answers JSON.
 FAKE_CLAUDE = """#!/bin/bash
@@ -27,23 +26,6 @@ case "$WG_TASK_ID" in
   *) wg log "$WG_TASK_ID" "working" && wg done "$WG_TASK_ID" ;;
 esac
 """
-
-
-@pytest.fixture
-def svc(project: Project) -> Iterator[Project]:
-    """A project whose daemon and agents are always killed at the end, even on failure."""
-    yield project
-    service = project.wg / "service"
-    try:
-        _kill_group(int((service / "daemon.lock").read_text().strip()))
-    except (OSError, ValueError):
-        pass
-    try:
-        agents = json.loads((service / "registry.json").read_text()).get("agents", {})
-    except (OSError, ValueError):
-        agents = {}
-    for entry in agents.values():
-        _kill_group(entry.get("pgid"))
 
 
 def fake_env(p: Project) -> dict[str, str]:

@@ -52,6 +52,17 @@ def write_graph(wg_dir: Path, records: list[dict[str, object]] | None = None) ->
     os.replace(tmp, wg_dir / "graph.jsonl")
 
 
+# The working agent on ``build-parser`` (alive: this test process's pid) that the agents tests register.
+AGENT_1: dict[str, object] = {
+    "id": "agent-1",
+    "pid": os.getpid(),
+    "task_id": "build-parser",
+    "executor": "shell",
+    "started_at": "2026-04-24T11:30:00+00:00",
+    "status": "working",
+}
+
+
 def write_agents(wg_dir: Path, agents: dict[str, dict[str, object]], outputs: dict[str, str]) -> None:
     (wg_dir / "service").mkdir(parents=True, exist_ok=True)
     (wg_dir / "service" / "registry.json").write_text(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from workgraph.tui.app import WgApp
 from workgraph.tui.screens import ConfirmScreen, HelpScreen, PromptScreen
 from workgraph.tui.widgets import AgentsTable, OutputLog, TaskTable
 
-from .conftest import SIZE, clock, dead_pid, screen_text, write_agents, write_graph
+from .conftest import AGENT_1, SIZE, clock, dead_pid, screen_text, write_agents, write_graph
 
 
 def rows(app: WgApp) -> list[str]:
@@ -275,15 +274,7 @@ async def test_agents_panel_reads_registry_and_follows_output(wg_dir: Path) -> N
     write_agents(
         wg_dir,
         {
-            "agent-1": {
-                "id": "agent-1",
-                "pid": os.getpid(),
-                "task_id": "build-parser",
-                "executor": "shell",
-                "started_at": "2026-04-24T11:30:00+00:00",
-                "status": "working",
-                "output_file": str(wg_dir / "agents" / "agent-1" / "output.log"),
-            },
+            "agent-1": {**AGENT_1, "output_file": str(wg_dir / "agents" / "agent-1" / "output.log")},
             "agent-2": {
                 "id": "agent-2",
                 "pid": dead_pid(),

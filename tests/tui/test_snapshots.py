@@ -5,32 +5,32 @@ A change of layout shows up as a diff; ``WG_UPDATE_SNAPSHOTS=1`` rewrites the fi
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from workgraph.tui.app import WgApp
 
-from .conftest import SIZE, assert_snapshot, clock, screen_text, write_agents
+from .conftest import AGENT_1, SIZE, assert_snapshot, clock, screen_text, write_agents
+
+
+async def _snap(wg_dir: Path, name: str, *keys: str) -> None:
+    """Open the app, press ``keys``, and compare the screen with snapshot ``name``."""
+    app = WgApp(str(wg_dir), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*keys)
+        await pilot.pause()
+        assert_snapshot(name, screen_text(app))
 
 
 @pytest.mark.asyncio
 async def test_snapshot_main_screen(wg_dir: Path) -> None:
-    app = WgApp(str(wg_dir), clock=clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("down", "down")
-        await pilot.pause()
-        assert_snapshot("main", screen_text(app))
+    await _snap(wg_dir, "main", "down", "down")
 
 
 @pytest.mark.asyncio
 async def test_snapshot_filtered_dependency_order(wg_dir: Path) -> None:
-    app = WgApp(str(wg_dir), clock=clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("o", "s", "down")
-        await pilot.pause()
-        assert_snapshot("deps_open", screen_text(app))
+    await _snap(wg_dir, "deps_open", "o", "s", "down")
 
 
 @pytest.mark.asyncio
@@ -38,14 +38,7 @@ async def test_snapshot_agents_and_output(wg_dir: Path) -> None:
     write_agents(
         wg_dir,
         {
-            "agent-1": {
-                "id": "agent-1",
-                "pid": os.getpid(),
-                "task_id": "build-parser",
-                "executor": "shell",
-                "started_at": "2026-04-24T11:30:00+00:00",
-                "status": "working",
-            },
+            "agent-1": AGENT_1,
             "agent-2": {
                 "id": "agent-2",
                 "pid": 0,
@@ -72,17 +65,9 @@ async def test_snapshot_agents_and_output(wg_dir: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_snapshot_help(wg_dir: Path) -> None:
-    app = WgApp(str(wg_dir), clock=clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("question_mark")
-        await pilot.pause()
-        assert_snapshot("help", screen_text(app))
+    await _snap(wg_dir, "help", "question_mark")
 
 
 @pytest.mark.asyncio
 async def test_snapshot_confirm_dialog(wg_dir: Path) -> None:
-    app = WgApp(str(wg_dir), clock=clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("down", "c")
-        await pilot.pause()
-        assert_snapshot("confirm_claim", screen_text(app))
+    await _snap(wg_dir, "confirm_claim", "down", "c")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.service.test_daemon import _kill_group, started_pid, wait_for
+from tests.daemon_helpers import kill_service, started_pid, wait_for
 from tests.worktree.conftest import Repo, commit_all, git, write
 
 # By task id prefix: land-* commits then runs `wg done`; quiet-* commits and exits 0 without `wg done`;
@@ -49,17 +49,7 @@ exit 0
 def svc(repo: Repo) -> Iterator[Repo]:
     """The worktree harness; its daemon and agents are always killed at the end, even on failure."""
     yield repo
-    service = repo.p.wg / "service"
-    try:
-        _kill_group(int((service / "daemon.lock").read_text().strip()))
-    except (OSError, ValueError):
-        pass
-    try:
-        agents = json.loads((service / "registry.json").read_text()).get("agents", {})
-    except (OSError, ValueError):
-        agents = {}
-    for entry in agents.values():
-        _kill_group(entry.get("pgid"))
+    kill_service(repo.p.wg)
 
 
 def start(r: Repo) -> Path:

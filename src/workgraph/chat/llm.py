@@ -88,12 +88,25 @@ class TurnOutcome:
         self.status, self.reply, self.detail = status, reply, detail
 
 
-class ClaudeSession:
+class _LLMChild:
+    """What both sessions share: the LLM child process while one runs, and interrupting it (SIGINT)."""
+
+    proc: subprocess.Popen[bytes] | None = None
+
+    def interrupt(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGINT)
+            except OSError:
+                pass
+
+
+class ClaudeSession(_LLMChild):
     """One claude CLI process for the handler's lifetime; one stdin line per user turn."""
 
     def __init__(self, argv: list[str], cwd: str, stderr_path: str) -> None:
         self.argv, self.cwd, self.stderr_path = argv, cwd, stderr_path
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc = None
         self.events: queue.Queue[object] = queue.Queue()
         self.owed = 0  # user lines whose `result` event has not arrived yet
         self.result_wait_until = 0.0
@@ -202,13 +215,6 @@ class ClaudeSession:
                 reply = "\n\n".join(parts) or str(ev.get("result") or "")
                 return TurnOutcome("ok", reply)
 
-    def interrupt(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                self.proc.send_signal(signal.SIGINT)
-            except OSError:
-                pass
-
     def close(self, terminate: bool) -> int | None:
         """End the CLI: EOF on stdin (or SIGTERM), SIGKILL after the grace. Its exit status."""
         proc = self.proc
@@ -231,13 +237,13 @@ class ClaudeSession:
             return proc.wait()
 
 
-class CodexSession:
+class CodexSession(_LLMChild):
     """``codex exec --json`` once per turn; later turns resume the thread id saved in the chat directory."""
 
     def __init__(self, prog: str, model: str | None, prompt: str, cwd: str, stderr_path: str, state: str):
         self.prog, self.model, self.prompt = prog, model, prompt
         self.cwd, self.stderr_path, self.state = cwd, stderr_path, state
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc = None
 
     def start(self) -> None:
         os.makedirs(os.path.dirname(self.stderr_path), exist_ok=True)
@@ -314,13 +320,6 @@ class CodexSession:
         if isinstance(item, dict) and item.get("type") == "agent_message" and item.get("text"):
             replies.append(str(item["text"]))
             partial("\n\n".join(replies))
-
-    def interrupt(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                self.proc.send_signal(signal.SIGINT)
-            except OSError:
-                pass
 
     def close(self, terminate: bool) -> int | None:
         proc = self.proc

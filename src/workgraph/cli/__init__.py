@@ -13,7 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "which": ("init", "Print the resolved WG directory and why"),
     "add": ("tasks", "Add a task"),
     "edit": ("edit", "Edit a task"),
-    "show": ("views", "Show a task"),
+    "show": ("show", "Show a task"),
     "list": ("views", "List tasks"),
     "ready": ("views", "List ready tasks"),
     "claim": ("tasks", "Claim a task (in-progress)"),

@@ -1,7 +1,7 @@
 """``wg agency init|stats``, ``wg role ...``, ``wg tradeoff ...`` (alias ``wg motivation``) (agency.md 3.1-3.4).
 
 Agents, ``wg assign``: ``cli/agency_agents.py``; ``wg evaluate``: ``cli/agency_eval.py``; what they share
-(store, lineage, generic list/rm/edit): ``cli/agency_common.py``.
+(store, lineage, generic list/show/rm/edit): ``cli/agency_common.py``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from .agency_common import (
     run_edit,
     run_lineage,
     run_rm,
+    run_show,
 )
 from .args import Arg, Cmd, Opt, flag
 
@@ -149,13 +150,9 @@ def run_role_list(ctx: Ctx, a: Args) -> int:
     return list_entities(ctx, "role", "wg role add", as_json, as_line)
 
 
-def run_role_show(ctx: Ctx, a: Args) -> int:
+def _role_lines(role: Entity) -> list[str]:
     from ..agency import entities as E
 
-    role = open_store(ctx).find("role", a.id)
-    if ctx.json:
-        ctx.emit_json(record_json(role))
-        return 0
     lines = [
         f"Role: {E.text(role, 'name')} ({E.short(role['id'])})",
         f"ID: {role['id']}",
@@ -173,8 +170,7 @@ def run_role_show(ctx: Ctx, a: Args) -> int:
     ]
     if E.perf_entries(role):
         lines.append(f"  Evaluations: {len(E.perf_entries(role))}")
-    ctx.out(*lines)
-    return 0
+    return lines
 
 
 # -- wg tradeoff ----------------------------------------------------------------------------------
@@ -216,13 +212,9 @@ def run_tradeoff_list(ctx: Ctx, a: Args) -> int:
     return list_entities(ctx, "tradeoff", "wg tradeoff add", as_json, as_line)
 
 
-def run_tradeoff_show(ctx: Ctx, a: Args) -> int:
+def _tradeoff_lines(t: Entity) -> list[str]:
     from ..agency import entities as E
 
-    t = open_store(ctx).find("tradeoff", a.id)
-    if ctx.json:
-        ctx.emit_json(record_json(t))
-        return 0
     lines = [f"Tradeoff: {E.text(t, 'name')} ({E.short(t['id'])})", f"ID: {t['id']}"]
     if E.text(t, "description"):
         lines.append(f"Description: {E.text(t, 'description')}")
@@ -235,8 +227,7 @@ def run_tradeoff_show(ctx: Ctx, a: Args) -> int:
     if accept or reject:
         lines.append("")
     lines.append(f"Performance: {E.task_count(t)} tasks, avg score: {E.fmt_score(E.avg_score(t), 'n/a')}")
-    ctx.out(*lines)
-    return 0
+    return lines
 
 
 _ID = Arg("id", help="Id or unique id prefix")
@@ -291,7 +282,7 @@ ROLE = Cmd(
             ],
         ),
         Cmd("list", "List roles", run_role_list),
-        Cmd("show", "Show a role", run_role_show, args=[_ID]),
+        Cmd("show", "Show a role", run_show("role", _role_lines), args=[_ID]),
         Cmd("edit", "Edit a role in $EDITOR", run_edit("role", "Role"), args=[_ID], json=False),
         Cmd("rm", "Remove a role", run_rm("role", "Removed role '{name}' ({short})"), args=[_ID]),
         Cmd("lineage", "Show a role's ancestry", run_lineage("role", "role"), args=[_ID]),
@@ -313,7 +304,7 @@ TRADEOFF = Cmd(
             ],
         ),
         Cmd("list", "List tradeoffs", run_tradeoff_list),
-        Cmd("show", "Show a tradeoff", run_tradeoff_show, args=[_ID]),
+        Cmd("show", "Show a tradeoff", run_show("tradeoff", _tradeoff_lines), args=[_ID]),
         Cmd("edit", "Edit a tradeoff in $EDITOR", run_edit("tradeoff", "Tradeoff"), args=[_ID], json=False),
         Cmd("rm", "Remove a tradeoff", run_rm("tradeoff", "Removed tradeoff: {name} ({short})"), args=[_ID]),
         Cmd("lineage", "Show a tradeoff's ancestry", run_lineage("tradeoff", "tradeoff"), args=[_ID]),

@@ -1,5 +1,5 @@
 """What the agency command modules share: the store, records as JSON, lineage, ``$EDITOR`` edits, and the
-generic ``list``/``rm``/``edit``/``lineage`` sub-commands of ``wg role``, ``wg tradeoff`` and ``wg agent``."""
+generic ``list``/``show``/``rm``/``edit``/``lineage`` sub-commands of ``wg role``, ``wg tradeoff`` and ``wg agent``."""
 
 from __future__ import annotations
 
@@ -154,6 +154,20 @@ def list_entities(
     for e in items:
         ctx.out(as_line(e))
     return 0
+
+
+def run_show(kind: str, render: Callable[[Entity], list[str]]) -> Any:
+    """``wg <kind> show``: the stored record with ``--json``, else ``render``'s lines."""
+
+    def run(ctx: Ctx, a: Args) -> int:
+        entity = open_store(ctx).find(kind, a.id)
+        if ctx.json:
+            ctx.emit_json(record_json(entity))
+        else:
+            ctx.out(*render(entity))
+        return 0
+
+    return run
 
 
 def run_edit(kind: str, label: str) -> Any:

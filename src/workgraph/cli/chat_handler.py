@@ -12,6 +12,8 @@ from .args import Arg, Cmd, Opt
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .args import Args
     from .context import Ctx
 
@@ -120,27 +122,23 @@ def run_attach(ctx: Ctx, a: Args) -> int:
     return 0
 
 
+def _handler_cmd(cli: str, run: Callable[[Ctx, Args], int]) -> Cmd:
+    """``wg <cli>-handler``: the same options for every chat CLI."""
+    return Cmd(
+        f"{cli}-handler",
+        f"Chat handler bridging a chat's inbox to the {cli} CLI (run by the supervisor)",
+        run,
+        opts=[
+            Opt("--chat", help="Chat reference (chat-N)", metavar="REF"),
+            Opt("-m", "--model", dest="model", help=f"Model ({cli}: prefix stripped)"),
+        ],
+        json=False,
+    )
+
+
 COMMANDS = {
-    "claude-handler": Cmd(
-        "claude-handler",
-        "Chat handler bridging a chat's inbox to the claude CLI (run by the supervisor)",
-        run_claude_handler,
-        opts=[
-            Opt("--chat", help="Chat reference (chat-N)", metavar="REF"),
-            Opt("-m", "--model", dest="model", help="Model (claude: prefix stripped)"),
-        ],
-        json=False,
-    ),
-    "codex-handler": Cmd(
-        "codex-handler",
-        "Chat handler bridging a chat's inbox to the codex CLI (run by the supervisor)",
-        run_codex_handler,
-        opts=[
-            Opt("--chat", help="Chat reference (chat-N)", metavar="REF"),
-            Opt("-m", "--model", dest="model", help="Model (codex: prefix stripped)"),
-        ],
-        json=False,
-    ),
+    "claude-handler": _handler_cmd("claude", run_claude_handler),
+    "codex-handler": _handler_cmd("codex", run_codex_handler),
     "spawn-task": Cmd(
         "spawn-task",
         "Run the handler of a chat task in this process (used by the chat supervisor)",

@@ -1,9 +1,6 @@
 """Graph upkeep commands: archive (with search, restore, undo), gc, incomplete, wait (spec core 11.16-11.18).
 
-``archive.jsonl`` never loses a record: archiving appends and fsyncs it BEFORE the graph transaction
-removes the records; undo and restore put records back into the graph first and only then rewrite the
-archive (temp + rename), in a second transaction so no concurrent archive append is lost. A crash in
-between leaves a record in both files, never in neither.
+The archive files themselves (and why no record is ever lost) are in archive_files.py.
 """
 
 from __future__ import annotations
@@ -11,6 +8,7 @@ from __future__ import annotations
 import os
 
 from ..errors import WgError
+from . import archive_files as files
 from .args import Arg, Cmd, Opt, flag
 
 TYPE_CHECKING = False
@@ -19,136 +17,6 @@ if TYPE_CHECKING:
     from ..model import Record
     from .args import Args
     from .context import Ctx
-
-ARCHIVE_FILE = "archive.jsonl"
-BATCH_FILE = "archive-last-batch.json"
-
-
-# -- archive.jsonl I/O --------------------------------------------------------------------------
-
-
-def _archive_path(ctx: Ctx) -> str:
-    return os.path.join(ctx.wg_dir, ARCHIVE_FILE)
-
-
-def _read_archive(ctx: Ctx) -> list[Record]:
-    from ..archive import parse_archive
-
-    try:
-        with open(_archive_path(ctx), encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        return []
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WgError(f"Failed to read {_archive_path(ctx)}: {exc}") from None
-    return parse_archive(text)
-
-
-def _fsync_dir(path: str) -> None:
-    dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
-def _append_archive(ctx: Ctx, records: list[Record]) -> None:
-    from ..archive import archive_lines
-
-    path = _archive_path(ctx)
-    data = archive_lines(records).encode("utf-8")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            # a previous crash may have left a partial last line: start ours on a fresh line
-            if os.fstat(fd).st_size > 0:
-                with open(path, "rb") as fh:
-                    fh.seek(-1, os.SEEK_END)
-                    if fh.read(1) != b"\n":
-                        data = b"\n" + data
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        _fsync_dir(ctx.wg_dir)
-    except OSError as exc:
-        raise WgError(f"Failed to write {path}: {exc.strerror}") from None
-
-
-def _rewrite_archive_without(ctx: Ctx, ids: set[str]) -> None:
-    """Drop ``ids`` from archive.jsonl (temp + fsync + rename). Run under the graph lock."""
-    path = _archive_path(ctx)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().split("\n")
-    except FileNotFoundError:
-        return
-    import json
-
-    kept: list[str] = []
-    for line in lines:
-        s = line.strip()
-        if not s:
-            continue
-        try:
-            obj = json.loads(s)
-        except ValueError:
-            kept.append(s)  # never drop what we cannot read
-            continue
-        if isinstance(obj, dict) and obj.get("id") in ids:
-            continue
-        kept.append(s)
-    tmp = f"{path}.tmp.{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write("".join(k + "\n" for k in kept))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(ctx.wg_dir)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise WgError(f"Failed to write {path}: {exc.strerror}") from None
-
-
-def _write_batch(ctx: Ctx, ids: list[str]) -> None:
-    import json
-
-    from ..timeutil import format_ts
-
-    path = os.path.join(ctx.wg_dir, BATCH_FILE)
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump({"timestamp": format_ts(ctx.now), "task_ids": ids}, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise WgError(f"Failed to write {path}: {exc.strerror}") from None
-
-
-def _read_batch(ctx: Ctx) -> list[str]:
-    import json
-
-    path = os.path.join(ctx.wg_dir, BATCH_FILE)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise WgError("No archive batch to undo. No previous archive operation found.") from None
-    except (OSError, ValueError) as exc:
-        raise WgError(f"Failed to read {path}: {exc}") from None
-    ids = data.get("task_ids") if isinstance(data, dict) else None
-    if not isinstance(ids, list):
-        raise WgError("Invalid batch metadata: missing task_ids")
-    return [i for i in ids if isinstance(i, str)]
 
 
 def _row(t: Record) -> str:
@@ -185,9 +53,9 @@ def run_archive(ctx: Ctx, a: Args) -> int:
         chosen = select_archive(g, ids, older, ctx.now)  # checked again under the lock
         if not chosen:
             return []
-        _append_archive(ctx, chosen)  # durable before the graph forgets them
+        files.append_archive(ctx.wg_dir, chosen)  # durable before the graph forgets them
         moved = [t["id"] for t in chosen]
-        _write_batch(ctx, moved)
+        files.write_batch(ctx.wg_dir, moved, ctx.now)
         for tid in moved:
             g.remove(tid)
         return moved
@@ -211,7 +79,7 @@ def _archive_report(ctx: Ctx, ids: list[str], dry_run: bool, line: str) -> int:
 
 def _archive_list(ctx: Ctx) -> int:
     ctx.store  # noqa: B018 - fails with "WG not initialized" when there is no graph
-    tasks = _read_archive(ctx)
+    tasks = files.read_archive(ctx.wg_dir)
     if ctx.json:
         ctx.emit_json(
             [{"id": t["id"], "title": t.get("title"), "completed_at": t.get("completed_at")} for t in tasks]
@@ -227,12 +95,12 @@ def _archive_undo(ctx: Ctx) -> int:
     from ..archive import restore_records
 
     store = ctx.store
-    batch = _read_batch(ctx)
+    batch = files.read_batch(ctx.wg_dir)
     if not batch:
         raise WgError("No tasks in the last archive batch to restore.")
 
     def change(g: Graph) -> tuple[list[str], list[str]]:
-        return restore_records(g, batch, _read_archive(ctx))
+        return restore_records(g, batch, files.read_archive(ctx.wg_dir))
 
     restored, skipped = store.transaction(change, ctx.now)
 
@@ -240,10 +108,10 @@ def _archive_undo(ctx: Ctx) -> int:
         # Under the graph lock, and only if the batch file still names this batch: a `wg archive` that ran
         # meanwhile wrote a new one, which must survive.
         if restored:
-            _rewrite_archive_without(ctx, set(restored))
-        if _read_batch(ctx) == batch:
+            files.rewrite_archive_without(ctx.wg_dir, set(restored))
+        if files.read_batch(ctx.wg_dir) == batch:
             try:
-                os.unlink(os.path.join(ctx.wg_dir, BATCH_FILE))
+                os.unlink(os.path.join(ctx.wg_dir, files.BATCH_FILE))
             except OSError:
                 pass
 
@@ -265,7 +133,7 @@ def run_archive_search(ctx: Ctx, a: Args) -> int:
     from ..archive import search_archive
 
     ctx.store  # noqa: B018
-    found = search_archive(_read_archive(ctx), a.query, a.limit)
+    found = search_archive(files.read_archive(ctx.wg_dir), a.query, a.limit)
     if ctx.json:
         ctx.emit_json(
             [
@@ -294,7 +162,7 @@ def run_archive_restore(ctx: Ctx, a: Args) -> int:
     store = ctx.store
 
     def change(g: Graph) -> Record:
-        rec = next((t for t in _read_archive(ctx) if t["id"] == tid), None)
+        rec = next((t for t in files.read_archive(ctx.wg_dir) if t["id"] == tid), None)
         if rec is None:
             raise WgError(f"Task '{tid}' not found in archive")
         if tid in g:
@@ -308,7 +176,7 @@ def run_archive_restore(ctx: Ctx, a: Args) -> int:
         return rec
 
     rec = store.transaction(change, ctx.now)
-    store.transaction(lambda g: _rewrite_archive_without(ctx, {tid}), ctx.now)
+    store.transaction(lambda g: files.rewrite_archive_without(ctx.wg_dir, {tid}), ctx.now)
     ctx.mutated("restore", tid)
     status = rec.get("status", "open")
     if ctx.json:

@@ -54,16 +54,14 @@ def _running(ctx: Ctx) -> Any:
 
 
 def run_freeze(ctx: Ctx, a: Args) -> int:
-    from .service_proc import AGENT_REFUSAL, daemon_request
+    from .service_proc import AGENT_REFUSAL
 
     if ctx.agent_context:
         raise WgError(AGENT_REFUSAL)
-    reply = daemon_request(_running(ctx), {"cmd": "freeze"})
-    _check(reply)
-    if ctx.json:
-        reply.pop("ok", None)
-        ctx.emit_json(reply)
-    elif reply.get("status") == "already_frozen":
+    reply = _request(ctx, {"cmd": "freeze"})
+    if reply is None:
+        return 0
+    if reply.get("status") == "already_frozen":
         ctx.out("Service is already frozen.")
     else:
         ctx.out(f"Froze {reply.get('frozen_count', 0)} agent(s). Service paused.")
@@ -71,14 +69,10 @@ def run_freeze(ctx: Ctx, a: Args) -> int:
 
 
 def run_thaw(ctx: Ctx, a: Args) -> int:
-    from .service_proc import daemon_request
-
-    reply = daemon_request(_running(ctx), {"cmd": "thaw"})
-    _check(reply)
-    if ctx.json:
-        reply.pop("ok", None)
-        ctx.emit_json(reply)
-    elif reply.get("status") == "not_frozen":
+    reply = _request(ctx, {"cmd": "thaw"})
+    if reply is None:
+        return 0
+    if reply.get("status") == "not_frozen":
         ctx.out("Service is not frozen.")
     else:
         dead = len(reply.get("dead_pids") or [])
@@ -88,7 +82,7 @@ def run_thaw(ctx: Ctx, a: Args) -> int:
 
 
 def run_reload(ctx: Ctx, a: Args) -> int:
-    from .service_proc import daemon_request, fmt_secs
+    from .service_proc import fmt_secs
 
     req: dict[str, Any] = {"cmd": "reconfigure"}
     for key, dest in (("max_agents", "max_agents"), ("executor", "executor"), ("poll_interval", "interval")):
@@ -96,13 +90,10 @@ def run_reload(ctx: Ctx, a: Args) -> int:
             req[key] = a[dest]
     if a.model is not None:
         req["model"] = a.model
-    reply = daemon_request(_running(ctx), req)
-    _check(reply)
-    cfg = reply.get("config") or {}
-    if ctx.json:
-        reply.pop("ok", None)
-        ctx.emit_json(reply)
+    reply = _request(ctx, req)
+    if reply is None:
         return 0
+    cfg = reply.get("config") or {}
     ctx.out(
         "Configuration updated"
         if reply.get("source") == "flags"
@@ -113,9 +104,18 @@ def run_reload(ctx: Ctx, a: Args) -> int:
     return 0
 
 
-def _check(reply: dict[str, Any]) -> None:
+def _request(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any] | None:
+    """Send ``req`` to the running daemon; with ``--json`` print its reply (less ``ok``) and return None."""
+    from .service_proc import daemon_request
+
+    reply = daemon_request(_running(ctx), req)
     if not reply.get("ok"):
         raise WgError(str(reply.get("error") or "request failed"))
+    if ctx.json:
+        reply.pop("ok", None)
+        ctx.emit_json(reply)
+        return None
+    return reply
 
 
 def run_tick(ctx: Ctx, a: Args) -> int:

@@ -230,7 +230,7 @@ class WgApp(App[None]):
             log.write_lines(text.splitlines())
 
     def action_follow_task_agent(self) -> None:
-        from ..cli.views import newest_agent
+        from ..cli.show import newest_agent
 
         tid = self.table.selected_id
         if tid is None:

@@ -125,7 +125,7 @@ class TaskTable(ScrollView, can_focus=True):
 
 
 class _PageCtx(Ctx):
-    """A ``Ctx`` for ``views.show_lines``: a fixed ``$WG`` and clock, warnings kept instead of printed."""
+    """A ``Ctx`` for ``show.show_lines``: a fixed ``$WG`` and clock, warnings kept instead of printed."""
 
     def __init__(self, wg_dir: str, now: int) -> None:
         super().__init__(wg_dir, False, "tui")
@@ -139,7 +139,7 @@ class _PageCtx(Ctx):
 
 def page_lines(wg_dir: str, graph: Graph, task: Record, now: int) -> list[str]:
     """The selected task's page: exactly ``wg show``'s lines."""
-    from ..cli.views import show_lines
+    from ..cli.show import show_lines
 
     return show_lines(_PageCtx(wg_dir, now), graph, task)
 
