@@ -101,7 +101,9 @@ def test_isolated_agent_lands_on_main_and_worktree_is_removed(svc: Repo) -> None
     (record / "go").touch()
 
     wait_for(lambda: svc.status("land-a") == "done", 20, "task done")
-    assert "Marked 'land-a' as done" in (record / "land-a.done").read_text()  # the agent's own `wg done`
+    # the agent's own `wg done` (its output is written after its transaction, so the status can come first)
+    done_out = record / "land-a.done"
+    wait_for(lambda: "Marked 'land-a' as done" in done_out.read_text(), 10, "wg done output")
     new = svc.main()
     assert git(svc.root, "log", "-1", "--format=%s%n%n%b", "main").strip() == (
         f"feat: land-a ({agent})\n\nSquash-merged from worktree branch wg/{agent}/land-a"
