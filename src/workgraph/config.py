@@ -362,13 +362,10 @@ def set_keys(path: str, items: list[tuple[str, Any]]) -> None:
 
 
 def write_atomic(path: str, text: str) -> None:
+    from .atomic import write_text_atomic
+
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.tmp.{os.getpid()}"  # per process: concurrent `wg config` writers never share a temp file
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
 
 
 # -- wg init routes (spec core 10) ----------------------------------------------------------------

@@ -163,18 +163,11 @@ def _locked(path: str, create: bool) -> AbstractContextManager[int | None]:
 
 
 def _atomic_write(path: str, text: str) -> None:
-    tmp = f"{path}.tmp.{os.getpid()}"  # per process: two writers never share a temp file
+    from .atomic import write_text_atomic
+
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write_text_atomic(path, text)
     except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise WgError(f"Failed to write {path}: {exc.strerror}") from None
 
 

@@ -34,12 +34,9 @@ def uuid7(now: int | None = None) -> str:
 def _write_atomic(path: str, text: str) -> None:
     # ``.coordinator-cursor`` has one writer (the session lock's holder) and keeps the spec's ``<name>.tmp``;
     # every other file (``.cursor`` too: several consumers refresh it at once) gets a temp of its own.
-    tmp = f"{path}.tmp"
-    if not path.endswith(HANDLER_CURSOR):
-        tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    from ..atomic import write_text_atomic
+
+    write_text_atomic(path, text, tmp=f"{path}.tmp" if path.endswith(HANDLER_CURSOR) else None, fsync=False)
 
 
 class ChatStore:

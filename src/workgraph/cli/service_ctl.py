@@ -200,11 +200,10 @@ def run_install(ctx: Ctx, a: Args) -> int:
     if a.dry_run:
         ctx.out(f"# Would write {path}", text.rstrip("\n"))
         return 0
+    from ..atomic import write_text_atomic
+
     os.makedirs(unit_dir, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    write_text_atomic(path, text, fsync=False)
     if ctx.json:
         ctx.emit_json({"unit": path, "name": f"wg-{name}.service"})
         return 0

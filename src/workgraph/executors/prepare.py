@@ -109,10 +109,10 @@ def metadata(
 
 
 def write_metadata(agent_dir: str, meta: Mapping[str, Any]) -> None:
-    path = os.path.join(agent_dir, "metadata.json")
-    tmp = path + ".tmp"
-    _write(tmp, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+    from ..atomic import write_text_atomic
+
+    text = json.dumps(meta, indent=2, ensure_ascii=False) + "\n"
+    write_text_atomic(os.path.join(agent_dir, "metadata.json"), text, fsync=False)  # as before: no fsync
 
 
 def record_pid(agent_dir: str, pid: int) -> None:

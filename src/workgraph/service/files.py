@@ -56,18 +56,10 @@ def read_json(path: str) -> dict[str, Any] | None:
 
 
 def write_json_atomic(path: str, data: object, *, pretty: bool = False) -> None:
-    import threading
+    from ..atomic import write_text_atomic
 
-    # per process AND thread: the daemon's tick and IPC threads save the same files at once
-    tmp = f"{path}.tmp.{os.getpid()}.{threading.get_native_id()}"
-    text = json.dumps(data, indent=2 if pretty else None, ensure_ascii=False)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        os.write(fd, text.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    # the temp is per process AND thread: the daemon's tick and IPC threads save the same files at once
+    write_text_atomic(path, json.dumps(data, indent=2 if pretty else None, ensure_ascii=False))
 
 
 def lock_held(lock_path: str) -> bool:
