@@ -705,10 +705,17 @@ def test_provider_health_pauses_and_resume_clears(acc: Acc) -> None:
     started_pid(p, "--max-agents", "1")
     wait_for(lambda: all(acc.status(t) == "failed" for t in ("p1", "p2", "p3")), 15, "three API failures")
     assert {p.task(t)["failure_class"] for t in ("p1", "p2", "p3")} == {"api-error-429-rate-limit"}
-    health = json.loads((p.wg / "service" / "provider_health.json").read_text())
-    assert (
-        health["providers"]["claude"]["consecutive_failures"] == 3 and health["providers"]["claude"]["paused"]
-    )
+    health_file = p.wg / "service" / "provider_health.json"
+
+    def health() -> dict[str, Any]:
+        try:
+            return dict(json.loads(health_file.read_text())["providers"]["claude"])
+        except (OSError, ValueError, KeyError):
+            return {}
+
+    # the count is recorded after the task's failure is written: wait for it, then check it exactly
+    wait_for(lambda: health().get("consecutive_failures") == 3, 5, "third failure counted")
+    assert health()["consecutive_failures"] == 3 and health()["paused"]
     status = p.ok("service", "status").out
     assert ", PAUSED," in status and "  Pause reason: provider failures: claude" in status
     assert "[dispatcher] Spawning paused: provider failures: claude" in acc.daemon_log()
